@@ -1,0 +1,50 @@
+"""The experiment config: pydantic schema, YAML loading, ``--set`` overrides, clear errors.
+
+Example:
+    >>> from knobwise.config import load_config
+    >>> cfg = load_config(None, ["train.epochs=2"])
+    >>> cfg.train.epochs
+    2
+"""
+
+from knobwise.config._data import DataConfig, SplitConfig
+from knobwise.config._evaluate import EvaluateConfig
+from knobwise.config._experiment import ExperimentConfig
+from knobwise.config._load import (
+    apply_overrides,
+    config_from_dict,
+    config_to_yaml,
+    load_config,
+    read_yaml,
+    schema_paths,
+    validate_path,
+)
+from knobwise.config._model import LayerSpec, ModelConfig
+from knobwise.config._train import (
+    EarlyStoppingConfig,
+    LossConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "DataConfig",
+    "EarlyStoppingConfig",
+    "EvaluateConfig",
+    "ExperimentConfig",
+    "LayerSpec",
+    "LossConfig",
+    "ModelConfig",
+    "OptimizerConfig",
+    "ScheduleConfig",
+    "SplitConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "config_from_dict",
+    "config_to_yaml",
+    "load_config",
+    "read_yaml",
+    "schema_paths",
+    "validate_path",
+]

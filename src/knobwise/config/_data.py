@@ -1,0 +1,52 @@
+"""The ``data:`` section: which dataset, how it is split and normalized."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from knobwise.config._base import Section
+
+
+class SplitConfig(Section):
+    """How examples are divided into train / dev / test (and optionally train-dev).
+
+    Fractions of the pooled examples; they must sum to 1. When the dataset has its own test set
+    and ``own_test`` is true, the test split is that set and ``train``/``dev`` divide the rest in
+    proportion (``test`` is then ignored). ``train_dev`` is the fraction of *train* carved out as a
+    train-dev split (same distribution as train, never trained on).
+    """
+
+    train: float = Field(0.8, ge=0.0, le=1.0)
+    dev: float = Field(0.1, ge=0.0, le=1.0)
+    test: float = Field(0.1, ge=0.0, le=1.0)
+    train_dev: float = Field(0.0, ge=0.0, lt=1.0)
+    stratify: bool = True
+    own_test: bool = True
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitConfig:
+        total = self.train + self.dev + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"data.split fractions train + dev + test must sum to 1, got "
+                f"{self.train:g} + {self.dev:g} + {self.test:g} = {total:g}"
+            )
+        if self.train <= 0:
+            raise ValueError(f"data.split.train must be > 0, got {self.train:g}")
+        return self
+
+
+class DataConfig(Section):
+    """Dataset source, subset, split and normalization."""
+
+    dataset: str = "digits"
+    root: str | None = None
+    download: bool = False
+    limit: int | None = Field(None, ge=1, description="stratified subset of the training pool")
+    test_limit: int | None = Field(None, ge=1, description="stratified subset of the own test set")
+    image_size: tuple[int, int] | None = Field(None, description="resize images (H, W); folder only")
+    grayscale: bool | None = Field(None, description="folder only: force 1 channel (true) or 3")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    normalize: Literal["standardize", "minmax", "none"] = "standardize"

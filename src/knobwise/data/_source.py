@@ -1,0 +1,74 @@
+"""What a dataset source returns, the registry of sources, and where data is looked for."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from knobwise.config import DataConfig
+from knobwise.registry import Registry
+
+__all__ = ["Source", "SOURCES", "register_source", "list_sources", "load_source", "default_root"]
+
+
+@dataclass
+class Source:
+    """Raw examples of a dataset, before splitting and normalization.
+
+    Attributes:
+        x: images, ``(N, C, H, W)``, ``uint8`` (0-255) or ``float32``.
+        y: labels, ``(N,)`` ``int64`` in ``[0, len(classes))``.
+        classes: class names, index = label.
+        x_test, y_test: the dataset's own test set, when it has one.
+        ids, ids_test: per-example identifiers (a file path, or the index in the original files)
+            shown in error analysis.
+        groups, groups_test: per-example source tag (multi-source datasets), or None.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    ids_test: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    groups_test: np.ndarray | None = None
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+SourceLoader = Callable[[DataConfig, Path], Source]
+
+#: Dataset sources by name (``data.dataset``).
+SOURCES: Registry[SourceLoader] = Registry("dataset", key="data.dataset")
+
+
+def register_source(name: str) -> Callable[[SourceLoader], SourceLoader]:
+    """Decorator: register a loader ``fn(cfg, root) -> Source`` as ``data.dataset: name``."""
+    return SOURCES.register(name)
+
+
+def list_sources(pattern: str = "*") -> list[str]:
+    """Names of the registered dataset sources."""
+    return SOURCES.names(pattern)
+
+
+def default_root(dataset: str, root: str | None) -> Path:
+    """Where ``dataset`` is read from: ``root`` (``$VARS`` and ``~`` expanded), else
+    ``$KNOBWISE_DATA_DIR/<dataset>``, else ``~/.cache/knobwise/<dataset>``."""
+    if root:
+        return Path(os.path.expanduser(os.path.expandvars(root)))
+    env = os.environ.get("KNOBWISE_DATA_DIR")
+    if env:
+        return Path(env) / dataset
+    return Path.home() / ".cache" / "knobwise" / dataset
+
+
+def load_source(cfg: DataConfig) -> Source:
+    """Load ``cfg.dataset`` from its root."""
+    loader = SOURCES.get(cfg.dataset)
+    return loader(cfg, default_root(cfg.dataset, cfg.root))
