@@ -37,7 +37,9 @@ def closest(name: str, choices: list[str] | tuple[str, ...], n: int = 3) -> list
     """
     lowered = {c.lower(): c for c in choices}
     hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
-    return [lowered[h] for h in hits]
+    # A name that is part of a longer one ("hinge" in "multiclass_hinge") is a close match too.
+    hits += [c for c in lowered if name.lower() in c and c not in hits]
+    return [lowered[h] for h in hits[:n]]
 
 
 class Registry(Generic[T]):

@@ -11,6 +11,20 @@ from knobwise.config._model import ModelConfig
 from knobwise.config._train import TrainConfig
 
 
+#: What ``knobwise train`` runs with no config (also ``examples/quickstart.yaml``): a small CNN on
+#: scikit-learn's bundled 8x8 digits, offline, well under a minute on 2 CPU cores.
+QUICKSTART: dict[str, object] = {
+    "data": {"dataset": "digits", "split": {"train": 0.7, "dev": 0.15, "test": 0.15}},
+    "model": {"name": "digits_cnn"},
+    "train": {
+        "epochs": 15,
+        "batch_size": 32,
+        "optimizer": {"name": "adam", "lr": 0.003},
+        "schedule": {"name": "cosine"},
+    },
+}
+
+
 class ExperimentConfig(Section):
     """An experiment: seed, data, model, train, evaluate.
 

@@ -19,7 +19,7 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from knobwise.config._experiment import ExperimentConfig
+from knobwise.config._experiment import QUICKSTART, ExperimentConfig
 from knobwise.errors import ConfigError
 from knobwise.registry import closest
 
@@ -187,8 +187,8 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Load a YAML config (or the built-in quickstart when ``path`` is None) and apply overrides."""
-    data = read_yaml(path) if path is not None else {}
+    """Load a YAML config (or the built-in :data:`QUICKSTART` when ``path`` is None), apply overrides."""
+    data = read_yaml(path) if path is not None else copy.deepcopy(QUICKSTART)
     return config_from_dict(apply_overrides(data, overrides))
 
 

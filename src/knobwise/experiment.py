@@ -1,0 +1,226 @@
+"""One experiment end to end: config → data → model → train → evaluate → run directory.
+
+This is what ``knobwise train`` does; tuning calls it as its objective.
+
+Example:
+    >>> from knobwise.config import load_config
+    >>> cfg = load_config(None, ["train.epochs=1", "data.limit=300"])
+    >>> result = train_experiment(cfg, out=None, quiet=True)  # doctest: +SKIP
+    >>> result.metrics["test"]["accuracy"] > 0.5  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+import knobwise
+from knobwise.config import ExperimentConfig, apply_overrides, config_from_dict, config_to_yaml, read_yaml
+from knobwise.data import PreparedData, prepare_data
+from knobwise.errors import KnobwiseError, RunError
+from knobwise.metrics import split_metrics
+from knobwise.models import build_from_layers, resolve_layers, summarize
+from knobwise.runs import RunPaths, atomic_save_tensors, atomic_write_json, atomic_write_text, new_run_dir, open_run, read_json, write_csv
+from knobwise.train import Callback, Trainer, predict_logits, resolve_device
+
+__all__ = ["RunResult", "train_experiment", "resume_config", "load_trained", "HistoryWriter"]
+
+
+@dataclass
+class RunResult:
+    """What a finished training run produced."""
+
+    run: RunPaths
+    config: ExperimentConfig
+    history: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    stop_reason: str | None
+
+
+class HistoryWriter(Callback):
+    """Rewrites ``history.csv`` after every epoch (atomically), so a killed run keeps its curve."""
+
+    def __init__(self, run: RunPaths) -> None:
+        self.run = run
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        write_csv(self.run.history, [*trainer.history, logs])
+        self.run.log_line(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v}" for k, v in logs.items() if k != "epoch"))
+
+
+def resume_config(run_dir: str | Path, overrides: Sequence[str] | None = None) -> tuple[RunPaths, ExperimentConfig, list[str]]:
+    """The saved config of ``run_dir`` with ``overrides`` applied, and the keys that changed."""
+    run = open_run(run_dir)
+    saved = read_yaml(run.config)
+    cfg = config_from_dict(apply_overrides(saved, list(overrides or [])))
+    changed = [o.strip() for o in overrides or []]
+    return run, cfg, changed
+
+
+def _model_json(cfg: ExperimentConfig, data: PreparedData, layers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "layers": layers,
+        "init": cfg.model.init,
+        "input_shape": list(data.input_shape),
+        "classes": list(data.classes),
+        "data": data.to_dict(),
+        "knobwise_version": knobwise.__version__,
+        "torch_version": torch.__version__,
+    }
+
+
+def evaluate_splits(model: torch.nn.Module, data: PreparedData, amp_dtype: torch.dtype | None = None) -> dict[str, Any]:
+    """Loss, accuracy and error on every split of ``data`` (eval mode)."""
+    out: dict[str, Any] = {}
+    for name, split in data.splits.items():
+        if len(split) == 0:
+            continue
+        logits = predict_logits(model, split.x, amp_dtype=amp_dtype)
+        out[name] = split_metrics(logits, split.y)
+    return out
+
+
+def train_experiment(
+    cfg: ExperimentConfig,
+    out: str | Path | None = None,
+    *,
+    resume: str | Path | None = None,
+    knob_changes: Sequence[str] = (),
+    quiet: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
+    """Train ``cfg`` into a new run directory (``out`` or ``runs/<time>-<name>``), or continue the
+    run ``resume`` (whose ``cfg`` comes from :func:`resume_config`).
+
+    Bad input raises before anything is written; a failure after the run directory was created
+    for a new run removes it again unless training itself failed (then the checkpoint is kept).
+    """
+    device = resolve_device(cfg.train.device)
+    torch.manual_seed(cfg.seed)
+    data = prepare_data(cfg.data, seed=cfg.seed, device=device)
+    layers = resolve_layers(cfg.model, data.num_classes)
+    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
+    model = build_from_layers(layers, data.input_shape, cfg.model.init)
+
+    created = resume is None
+    run = open_run(resume) if resume is not None else new_run_dir(out, cfg.name or _default_name(cfg))
+    try:
+        return _train_in(run, cfg, data, model, layers, resume is not None, knob_changes, quiet, callbacks)
+    except KnobwiseError as exc:
+        if created and exc.exit_code == 2:
+            shutil.rmtree(run.root, ignore_errors=True)  # bad input leaves nothing half-written
+        raise
+    except BaseException:
+        if created and not (run.checkpoint / "latest").exists():
+            shutil.rmtree(run.root, ignore_errors=True)
+        raise
+
+
+def _default_name(cfg: ExperimentConfig) -> str:
+    return f"{cfg.data.dataset}-{cfg.model.name or 'layers'}"
+
+
+def _train_in(
+    run: RunPaths,
+    cfg: ExperimentConfig,
+    data: PreparedData,
+    model: torch.nn.Module,
+    layers: list[dict[str, Any]],
+    resuming: bool,
+    knob_changes: Sequence[str],
+    quiet: bool,
+    callbacks: Sequence[Callback],
+) -> RunResult:
+    started = time.time()
+    trainer = Trainer(
+        model,
+        data,
+        cfg.train,
+        seed=cfg.seed,
+        callbacks=[HistoryWriter(run), *callbacks],
+        checkpoint_dir=run.checkpoint,
+        quiet=quiet,
+        log=run.log_line,
+    )
+    if resuming:
+        trainer.load_checkpoint(run.checkpoint)
+        if knob_changes:
+            _apply_knob_changes(trainer, cfg, knob_changes)
+        if trainer.epoch < cfg.train.epochs:
+            trainer.stop_reason = None  # more epochs were asked for: an early stop is lifted
+        trainer.log(f"resumed {run.root} at epoch {trainer.epoch}")
+    else:
+        for line in data.describe():
+            trainer.log(line)
+        summary = summarize(model, data.input_shape)
+        trainer.log(
+            f"model: {cfg.model.name or 'layer list'}, {summary.total_params:,} parameters, "
+            f"device {trainer.device.type}"
+        )
+    atomic_write_text(run.config, config_to_yaml(cfg))
+    history = trainer.fit()
+    write_csv(run.history, history)
+    atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
+    atomic_write_json(run.model_json, _model_json(cfg, data, layers))
+    metrics = evaluate_splits(trainer.model, data, trainer.amp_dtype)
+    summary = summarize(trainer.model, data.input_shape)
+    metrics["model"] = {"params": summary.total_params, "size_mb": summary.size_mb, "depth": summary.depth}
+    metrics["run"] = {
+        "epochs": trainer.epoch,
+        "stop_reason": trainer.stop_reason,
+        "duration_s": time.time() - started,
+        "device": _device_name(trainer.device),
+        "seed": cfg.seed,
+        "knobwise_version": knobwise.__version__,
+        "torch_version": torch.__version__,
+    }
+    atomic_write_json(run.metrics, metrics)
+    return RunResult(run, cfg, history, metrics, trainer.stop_reason)
+
+
+def _apply_knob_changes(trainer: Trainer, cfg: ExperimentConfig, keys: Sequence[str]) -> None:
+    """Babysitting: a resumed run takes new optimizer settings; the change is logged."""
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = cfg.train.optimizer.lr
+        group["initial_lr"] = cfg.train.optimizer.lr
+        if "momentum" in group and cfg.train.optimizer.momentum:
+            group["momentum"] = cfg.train.optimizer.momentum
+        group["weight_decay"] = cfg.train.optimizer.weight_decay
+    sched = trainer.schedule.scheduler
+    if sched is not None and hasattr(sched, "base_lrs"):
+        sched.base_lrs = [cfg.train.optimizer.lr for _ in sched.base_lrs]
+    trainer.note = "; ".join(keys)
+    trainer.log(f"knob change at epoch {trainer.epoch}: " + ", ".join(keys))
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def load_trained(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The trained model of a run (weights from safetensors) and its ``model.json``."""
+    run = open_run(run_dir)
+    if not run.weights.is_file():
+        raise RunError(f"{run.root}: no model.safetensors (the run has not finished; --resume it)")
+    meta = read_json(run.model_json)
+    model = build_from_layers(meta["layers"], tuple(meta["input_shape"]), None)
+    from knobwise.runs import load_tensors
+
+    model.load_state_dict(load_tensors(run.weights, device))
+    return model.to(device).eval(), meta
+
+
+def dump_yaml(obj: Any) -> str:
+    """YAML text of a plain object (for the CLI)."""
+    return yaml.safe_dump(obj, sort_keys=False)

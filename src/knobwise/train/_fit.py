@@ -1,0 +1,252 @@
+"""The fit loop: device-resident batches, no host synchronization inside the step loop.
+
+Each epoch draws its batch permutation and its dropout randomness from generators seeded with
+(seed, epoch), so an epoch's randomness does not depend on what ran before it: a run resumed from
+the checkpoint of epoch k replays epochs k+1, ... exactly as an uninterrupted run would.
+
+Example:
+    >>> from knobwise.config import load_config
+    >>> from knobwise.data import prepare_data
+    >>> from knobwise.models import build_model
+    >>> cfg = load_config(None, ["train.epochs=1", "data.limit=200"])
+    >>> data = prepare_data(cfg.data, seed=0)
+    >>> model = build_model(cfg.model, data.input_shape, data.num_classes)
+    >>> history = Trainer(model, data, cfg.train, seed=0, quiet=True).fit()
+    >>> sorted(history[0])[:3]
+    ['accuracy', 'epoch', 'loss']
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from knobwise.config import TrainConfig
+from knobwise.data import PreparedData, epoch_batches
+from knobwise.errors import TrainingError
+from knobwise.train._callbacks import Callback, EarlyStopping
+from knobwise.train._checkpoint import load_checkpoint, pack_optimizer, save_checkpoint, unpack_optimizer
+from knobwise.train._device import autocast, autocast_dtype, configure_backends, use_channels_last
+from knobwise.train._loss import create_loss
+from knobwise.train._optim import create_optimizer
+from knobwise.train._predict import loss_and_accuracy, predict_logits
+from knobwise.train._progress import EpochProgress
+from knobwise.train._schedule import create_schedule
+
+__all__ = ["Trainer", "epoch_seed"]
+
+#: A batch transform (augmentation) ``fn(x, y, generator) -> (x, y)``, run on the device.
+BatchTransform = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
+    """A 63-bit seed for (run seed, epoch, stream) — independent streams per epoch."""
+    return (seed * 1_000_003 + epoch * 7_919 + stream * 104_729) % (2**63 - 1)
+
+
+class Trainer:
+    """Fits ``model`` on ``data.splits['train']``, validating on ``data.splits['dev']`` each epoch.
+
+    Args:
+        model: the network (moved to the device here).
+        data: prepared, device-resident data (see :func:`knobwise.data.prepare_data`).
+        cfg: the ``train:`` config section.
+        seed: the experiment seed.
+        callbacks: extra per-epoch hooks (pruning, gradient statistics, ...).
+        checkpoint_dir: where a checkpoint is written after every epoch (None: no checkpoints).
+        quiet: no progress display.
+        log: a function receiving human-readable lines (also written to ``log.txt`` by the caller).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        data: PreparedData,
+        cfg: TrainConfig,
+        *,
+        seed: int = 0,
+        callbacks: Sequence[Callback] = (),
+        checkpoint_dir: str | Path | None = None,
+        quiet: bool = False,
+        log: Callable[[str], None] | None = None,
+        batch_transform: BatchTransform | None = None,
+        sample_weight: torch.Tensor | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.seed = seed
+        self.device = data.splits["train"].x.device  # the data already lives on the training device
+        configure_backends(cfg, self.device)
+        self.amp_dtype = autocast_dtype(cfg, self.device)
+        self.channels_last = use_channels_last(cfg, self.device)
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=memory_format)
+        self.forward: Callable[[torch.Tensor], torch.Tensor] = (
+            torch.compile(self.model) if cfg.compile else self.model  # type: ignore[assignment]
+        )
+        train = data.splits["train"]
+        self.steps_per_epoch = math.ceil(len(train) / min(cfg.batch_size, len(train)))
+        self.optimizer = create_optimizer(cfg.optimizer, self.model.parameters())
+        self.schedule = create_schedule(cfg.schedule, self.optimizer, cfg.epochs, self.steps_per_epoch)
+        self.loss_fn = create_loss(cfg.loss, data.classes, data.class_counts.get("train")).to(self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.callbacks: list[Callback] = list(callbacks)
+        if cfg.early_stopping is not None:
+            self.callbacks.append(EarlyStopping(cfg.early_stopping))
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.progress = EpochProgress(cfg.epochs, quiet=quiet)
+        self._log = log
+        self.batch_transform = batch_transform
+        self.sample_weight = sample_weight
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0  # completed epochs
+        self.stop_reason: str | None = None
+        #: A note recorded in the next epoch's history row (babysitting: "knob change: lr=0.01").
+        self.note: str | None = None
+        # λ/2m Σw² over weights (not biases or batch-norm parameters), m = training-set size.
+        self._l2_params = [p for n, p in self.model.named_parameters() if p.ndim > 1]
+        self._l2_coef = cfg.l2 / (2.0 * len(train)) if cfg.l2 > 0 else 0.0
+
+    # -- logging ---------------------------------------------------------------------------------
+    def log(self, line: str) -> None:
+        """A human-readable line: shown (unless quiet) and passed to the run's log."""
+        self.progress.message(line)
+        if self._log is not None:
+            self._log(line)
+
+    # -- the step loop ---------------------------------------------------------------------------
+    def _batches(self, n: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+        return epoch_batches(n, self.cfg.batch_size, generator, self.device)
+
+    def train_epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass over the training split; returns (mean loss, accuracy) as device tensors."""
+        train = self.data.splits["train"]
+        x, y, n = train.x, train.y, len(train)
+        gen = torch.Generator(device=self.device).manual_seed(epoch_seed(self.seed, epoch, 0))
+        aug_gen = torch.Generator(device=self.device).manual_seed(epoch_seed(self.seed, epoch, 1))
+        torch.manual_seed(epoch_seed(self.seed, epoch, 2))  # dropout masks
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        report_every = max(1, self.steps_per_epoch // 50)
+        self.progress.start_epoch(epoch, self.steps_per_epoch)
+        for step, idx in enumerate(self._batches(n, gen)):
+            xb, yb = x[idx], y[idx]
+            if self.batch_transform is not None:
+                xb, yb = self.batch_transform(xb, yb, aug_gen)
+            sw = self.sample_weight[idx] if self.sample_weight is not None else None
+            with autocast(self.device, self.amp_dtype):
+                logits = self.forward(xb)
+                loss = self.loss_fn(logits, yb, sw)
+            if self._l2_coef:
+                loss = loss + self._l2_coef * sum(p.pow(2).sum() for p in self._l2_params)
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
+            self.schedule.step_batch()
+            bs = idx.shape[0]
+            loss_sum += loss.detach() * bs
+            correct += (logits.detach().argmax(1) == (yb if yb.ndim == 1 else yb.argmax(1))).sum()
+            if step % report_every == 0:
+                self.progress.advance(report_every if step else 1)
+        return loss_sum / n, correct.float() / n
+
+    def validate(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Loss and accuracy on the dev split (None when there is no dev split)."""
+        dev = self.data.splits.get("dev")
+        if dev is None or len(dev) == 0:
+            return None
+        logits = predict_logits(self.forward, dev.x, amp_dtype=self.amp_dtype)  # type: ignore[arg-type]
+        return loss_and_accuracy(logits, dev.y)
+
+    # -- the epoch loop --------------------------------------------------------------------------
+    def fit(self) -> list[dict[str, Any]]:
+        """Train from :attr:`epoch` to ``cfg.epochs``; returns the history (one dict per epoch)."""
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        while self.epoch < self.cfg.epochs and self.stop_reason is None:
+            epoch = self.epoch
+            start = time.perf_counter()
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            loss_t, acc_t = self.train_epoch(epoch)
+            val = self.validate()
+            # The one host synchronization of the epoch: read all the numbers together.
+            stacked = torch.stack([loss_t, acc_t, *(val if val is not None else [])]).tolist()
+            logs: dict[str, Any] = {"epoch": epoch + 1, "loss": stacked[0], "accuracy": stacked[1]}
+            if val is not None:
+                logs["val_loss"], logs["val_accuracy"] = stacked[2], stacked[3]
+            logs["lr"] = lr
+            logs["time"] = time.perf_counter() - start
+            if self.note:
+                logs["knob_change"], self.note = self.note, None
+            if not math.isfinite(logs["loss"]):
+                self.progress.end_epoch(epoch, logs)
+                kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "no checkpoint was written"
+                raise TrainingError(
+                    f"non-finite training loss ({logs['loss']}) in epoch {epoch + 1}; training stopped, {kept}. "
+                    "Lower train.optimizer.lr, or set train.clip_grad_norm"
+                )
+            self.schedule.step_epoch(logs)
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch, logs)
+            self.history.append(logs)
+            self.epoch = epoch + 1
+            self.progress.end_epoch(epoch, logs)
+            if self.checkpoint_dir is not None:
+                self.save_checkpoint()
+        if self.stop_reason:
+            self.log(self.stop_reason)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        """Everything needed to continue: model, optimizer, schedule, callbacks, history."""
+        assert self.checkpoint_dir is not None
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        opt_tensors, opt_meta = pack_optimizer(self.optimizer)
+        tensors.update(opt_tensors)
+        for i, cb in enumerate(self.callbacks):
+            best = getattr(cb, "best_state", None)
+            if best is not None:
+                tensors.update({f"cb{i}.{k}": v for k, v in best.items()})
+        state = {
+            "epoch": self.epoch,
+            "history": self.history,
+            "optimizer": opt_meta,
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "stop_reason": self.stop_reason,
+        }
+        save_checkpoint(self.checkpoint_dir, self.epoch, tensors, state)
+
+    def load_checkpoint(self, root: str | Path) -> None:
+        """Restore the newest checkpoint under ``root`` (see :meth:`save_checkpoint`)."""
+        tensors, state = load_checkpoint(root)
+        model_sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        self.model.load_state_dict(model_sd)
+        unpack_optimizer(self.optimizer, tensors, state["optimizer"])
+        self.schedule.load_state_dict(state.get("schedule") or {})
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        for i, (cb, cb_state) in enumerate(zip(self.callbacks, state.get("callbacks", []), strict=False)):
+            cb.load_state_dict(cb_state)
+            prefix = f"cb{i}."
+            best = {k[len(prefix) :]: v.to(self.device) for k, v in tensors.items() if k.startswith(prefix)}
+            if best and hasattr(cb, "best_state"):
+                cb.best_state = best
+        self.history = list(state.get("history", []))
+        self.epoch = int(state["epoch"])
+        self.stop_reason = state.get("stop_reason")

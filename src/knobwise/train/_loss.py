@@ -1,0 +1,122 @@
+"""Losses by name. Each returns per-example losses; the caller takes the (weighted) mean.
+
+The cost of a batch is J = Σ wᵢ·Lᵢ / Σ wᵢ, where wᵢ is the class weight of example i's label
+times its sample weight (both 1 when unset) — the same weighted mean ``torch`` uses for
+``CrossEntropyLoss(weight=...)``.
+
+Example:
+    >>> import torch
+    >>> from knobwise.config import LossConfig
+    >>> loss = create_loss(LossConfig(name="cross_entropy"), classes=["a", "b"])
+    >>> round(float(loss(torch.zeros(1, 2), torch.tensor([0]))), 4)
+    0.6931
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from knobwise.config import LossConfig
+from knobwise.errors import ConfigError
+from knobwise.registry import Registry
+
+__all__ = ["Loss", "LOSSES", "create_loss", "list_losses", "register_loss", "class_weights"]
+
+PerExample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``train.loss.name`` → factory(cfg, num_classes) returning per-example loss fn(logits, y).
+LOSSES: Registry[Callable[[LossConfig, int], PerExample]] = Registry("loss", key="train.loss.name")
+
+
+def register_loss(name: str) -> Callable[[Callable[[LossConfig, int], PerExample]], Callable[[LossConfig, int], PerExample]]:
+    """Decorator registering a per-example loss factory under ``name``."""
+    return LOSSES.register(name)
+
+
+def list_losses(pattern: str = "*") -> list[str]:
+    """Names of the registered losses."""
+    return LOSSES.names(pattern)
+
+
+@register_loss("cross_entropy")
+def _cross_entropy(cfg: LossConfig, k: int) -> PerExample:
+    s = cfg.label_smoothing
+    return lambda logits, y: F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=s)
+
+
+@register_loss("multiclass_hinge")
+def _hinge(cfg: LossConfig, k: int) -> PerExample:
+    # Crammer-Singer style sum over wrong classes of max(0, margin − s_y + s_j), divided by K as in
+    # torch.nn.MultiMarginLoss.
+    m = cfg.margin
+    return lambda logits, y: F.multi_margin_loss(logits.float(), y, margin=m, reduction="none")
+
+
+@register_loss("binary_cross_entropy")
+def _bce(cfg: LossConfig, k: int) -> PerExample:
+    # One sigmoid per class (one-vs-rest), averaged over classes; label smoothing pulls targets
+    # toward 1/2.
+    s = cfg.label_smoothing
+
+    def fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        target = F.one_hot(y, logits.shape[1]).float() * (1 - s) + s / 2
+        return F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none").mean(1)
+
+    return fn
+
+
+def class_weights(cfg: LossConfig, classes: list[str], counts: list[int] | None = None) -> torch.Tensor | None:
+    """The per-class weight vector of ``cfg.class_weight`` (None when unset)."""
+    cw = cfg.class_weight
+    if cw is None:
+        return None
+    k = len(classes)
+    if cw == "balanced":
+        if counts is None:
+            raise ConfigError("train.loss.class_weight: balanced needs the training class counts")
+        total = float(sum(counts))
+        return torch.tensor([total / (k * c) if c else 0.0 for c in counts], dtype=torch.float32)
+    if isinstance(cw, dict):
+        unknown = [n for n in cw if n not in classes]
+        if unknown:
+            raise ConfigError(
+                f"train.loss.class_weight: unknown class {unknown[0]!r} (classes: {', '.join(classes)})"
+            )
+        return torch.tensor([float(cw.get(c, 1.0)) for c in classes], dtype=torch.float32)
+    if len(cw) != k:
+        raise ConfigError(f"train.loss.class_weight must have {k} entries (one per class), got {len(cw)}")
+    if any(w < 0 for w in cw):
+        raise ConfigError(f"train.loss.class_weight entries must be >= 0, got {cw}")
+    return torch.tensor(cw, dtype=torch.float32)
+
+
+class Loss:
+    """A loss with class and sample weights: ``loss(logits, y, sample_weight=None)`` → scalar."""
+
+    def __init__(self, per_example: PerExample, weight: torch.Tensor | None = None) -> None:
+        self.per_example = per_example
+        self.weight = weight
+
+    def to(self, device: torch.device | str) -> Loss:
+        if self.weight is not None:
+            self.weight = self.weight.to(device)
+        return self
+
+    def __call__(
+        self, logits: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        per = self.per_example(logits, y)
+        if self.weight is None and sample_weight is None:
+            return per.mean()
+        w = self.weight[y] if self.weight is not None else torch.ones_like(per)
+        if sample_weight is not None:
+            w = w * sample_weight
+        return (per * w).sum() / w.sum().clamp_min(torch.finfo(per.dtype).tiny)
+
+
+def create_loss(cfg: LossConfig, classes: list[str], counts: list[int] | None = None) -> Loss:
+    """Build the loss named by ``cfg.name`` for ``classes``."""
+    factory = LOSSES.get(cfg.name)
+    return Loss(factory(cfg, len(classes)), class_weights(cfg, classes, counts))

@@ -1,0 +1,98 @@
+"""Optimizers by name, all from ``torch.optim``.
+
+Example:
+    >>> import torch
+    >>> from knobwise.config import OptimizerConfig
+    >>> opt = create_optimizer(OptimizerConfig(name="sgd", lr=0.1, momentum=0.9), [torch.nn.Parameter(torch.zeros(2))])
+    >>> type(opt).__name__
+    'SGD'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from knobwise.config import OptimizerConfig
+from knobwise.errors import ConfigError
+from knobwise.registry import Registry
+
+__all__ = ["OPTIMIZERS", "create_optimizer", "list_optimizers", "register_optimizer"]
+
+OptimizerFactory = Callable[[OptimizerConfig, Iterable[Any]], torch.optim.Optimizer]
+
+#: ``train.optimizer.name`` → factory(cfg, params).
+OPTIMIZERS: Registry[OptimizerFactory] = Registry("optimizer", key="train.optimizer.name")
+
+
+def register_optimizer(name: str, *aliases: str) -> Callable[[OptimizerFactory], OptimizerFactory]:
+    """Decorator registering an optimizer factory under ``name``."""
+    return OPTIMIZERS.register(name, *aliases)
+
+
+def list_optimizers(pattern: str = "*") -> list[str]:
+    """Names of the registered optimizers."""
+    return OPTIMIZERS.names(pattern)
+
+
+def _opt(cfg: OptimizerConfig, **fields: Any) -> dict[str, Any]:
+    """Keyword arguments for the fields that are set (None means: torch's default)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@register_optimizer("sgd")
+def _sgd(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+    # Two textbook forms of momentum: torch's v = βv + g (≡ v = βv − ηg for a constant η) and the
+    # moving average v = βv + (1−β)g, which is torch's SGD with dampening = β.
+    dampening = cfg.momentum if cfg.momentum_form == "ema" else 0.0
+    if cfg.nesterov and (cfg.momentum <= 0 or dampening != 0):
+        raise ConfigError(
+            "train.optimizer.nesterov needs momentum > 0 and momentum_form: pytorch, "
+            f"got momentum={cfg.momentum}, momentum_form={cfg.momentum_form}"
+        )
+    return torch.optim.SGD(
+        params,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        dampening=dampening,
+        nesterov=cfg.nesterov,
+        weight_decay=cfg.weight_decay,
+    )
+
+
+@register_optimizer("rmsprop")
+def _rmsprop(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+    kw = _opt(cfg, alpha=cfg.alpha, eps=cfg.eps, centered=cfg.centered)
+    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
+
+
+@register_optimizer("adam")
+def _adam(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+    # Adam's bias-corrected moments with β1 = 0.9, β2 = 0.999, ε = 1e-8 unless set.
+    kw = _opt(cfg, betas=cfg.betas, eps=cfg.eps, amsgrad=cfg.amsgrad)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
+
+
+@register_optimizer("adamw")
+def _adamw(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+    kw = _opt(cfg, betas=cfg.betas, eps=cfg.eps, amsgrad=cfg.amsgrad)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
+
+
+@register_optimizer("adadelta")
+def _adadelta(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+    kw = _opt(cfg, rho=cfg.rho, eps=cfg.eps)
+    return torch.optim.Adadelta(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
+
+
+@register_optimizer("adagrad")
+def _adagrad(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+    kw = _opt(cfg, eps=cfg.eps)
+    return torch.optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
+
+
+def create_optimizer(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+    """Build the optimizer named by ``cfg.name`` over ``params``."""
+    return OPTIMIZERS.get(cfg.name)(cfg, params)

@@ -1,0 +1,74 @@
+"""The progress display: a bar per epoch (rich) and one line of metrics per finished epoch."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+__all__ = ["EpochProgress", "format_logs"]
+
+
+def format_logs(logs: dict[str, float]) -> str:
+    """``loss 0.1234 - accuracy 96.50% - ...`` in Keras's order and units.
+
+    >>> format_logs({"loss": 0.5, "accuracy": 0.9, "lr": 0.01, "time": 1.5})
+    'loss 0.5000 - accuracy 90.00% - lr 0.01 - 1.5s'
+    """
+    parts = []
+    for key, value in logs.items():
+        if key in ("epoch", "time") or isinstance(value, str):
+            continue
+        if value is None:
+            parts.append(f"{key} n/a")
+        elif key.endswith("accuracy"):
+            parts.append(f"{key} {100 * value:.2f}%")
+        elif key == "lr":
+            parts.append(f"lr {value:.3g}")
+        else:
+            parts.append(f"{key} {value:.4f}")
+    if "time" in logs:
+        parts.append(f"{logs['time']:.1f}s")
+    return " - ".join(parts)
+
+
+class EpochProgress:
+    """A transient bar over the steps of an epoch plus a printed line per epoch; silent when quiet."""
+
+    def __init__(self, epochs: int, quiet: bool = False, console: Console | None = None) -> None:
+        self.epochs = epochs
+        self.quiet = quiet
+        self.console = console or Console(file=sys.stderr, highlight=False)
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def start_epoch(self, epoch: int, steps: int) -> None:
+        if self.quiet or not self.console.is_terminal:
+            return
+        self._progress = Progress(
+            TextColumn(f"epoch {epoch + 1}/{self.epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("train", total=steps)
+
+    def advance(self, steps: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=steps)
+
+    def end_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        if not self.quiet:
+            self.console.print(f"epoch {epoch + 1}/{self.epochs} - {format_logs(logs)}")
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text)
