@@ -1,0 +1,99 @@
+"""Framework overhead: knobwise's training epoch vs a plain PyTorch loop, same model/data/device.
+
+The reference nets of the MNIST ladder (FC-100 sigmoid, conv-20 + FC-100 sigmoid), mini-batch 10,
+plain SGD, one epoch over the MNIST training split (50k images by default). Both loops get the
+same device-resident tensors, the same initial weights and the same per-epoch permutation; they
+are run alternately, ``--rounds`` times each, and the ratio of the medians is printed
+(target: <= 1.10 on CPU).
+
+    python bench/overhead.py                      # both nets, full epoch
+    python bench/overhead.py --limit 10000 --rounds 5 --nets fc100_sigmoid
+
+Data: ``$KNOBWISE_DATA_DIR/mnist`` (see ../shared/data/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from knobwise.config import load_config
+from knobwise.data import PreparedData, epoch_batches, prepare_data
+from knobwise.models import build_model
+from knobwise.train import Trainer, epoch_seed, resolve_device
+
+
+def plain_epoch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, batch: int,
+                generator: torch.Generator) -> None:
+    """The floor: the shortest correct PyTorch training epoch over device-resident tensors."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    model.train()
+    perm = torch.randperm(x.shape[0], generator=generator, device=x.device)
+    for start in range(0, x.shape[0], batch):
+        idx = perm[start : start + batch]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if x.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def knobwise_epoch(model: torch.nn.Module, data: PreparedData, cfg, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """One epoch of knobwise's Trainer (its step loop, with loss/accuracy accumulated on the device)."""
+    trainer = Trainer(model, data, cfg.train, seed=seed, quiet=True)
+    loss, acc = trainer.train_epoch(0)
+    torch.stack([loss, acc]).tolist()  # the one read per epoch the Trainer does
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nets", default="fc100_sigmoid,conv20_fc100_sigmoid")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=None, help="training examples (default: 50k of MNIST)")
+    ap.add_argument("--batch", type=int, default=10)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    print(f"device {device} | torch {torch.__version__} | threads {torch.get_num_threads()} | batch {args.batch}")
+    print(f"{'net':<24}{'examples':>9}{'plain s':>10}{'knobwise s':>12}{'ratio':>8}")
+    for net in args.nets.split(","):
+        overrides = [
+            "data.dataset=mnist", "data.normalize=none", f"model.name={net}", "model.init=normal_sqrt_n_in",
+            "data.split={train: 0.8333333333, dev: 0.1666666667, test: 0.0}", "train.optimizer.name=sgd",
+            "train.optimizer.lr=0.1", f"train.batch_size={args.batch}", "train.epochs=1",
+            "train.precision=fp32", "train.channels_last=false",
+        ]
+        if args.limit:
+            overrides.append(f"data.limit={args.limit}")
+        cfg = load_config(None, overrides)
+        data = prepare_data(cfg.data, seed=0, device=device)
+        torch.manual_seed(0)
+        base = build_model(cfg.model, data.input_shape, data.num_classes).to(device)
+        train = data.splits["train"]
+        plain_t, kw_t = [], []
+        for r in range(args.rounds + 1):  # round 0 warms both paths up and is not counted
+            m = copy.deepcopy(base)
+            g = torch.Generator(device=device).manual_seed(epoch_seed(0, 0, 0))
+            t0 = time.perf_counter()
+            plain_epoch(m, train.x, train.y, 0.1, args.batch, g)
+            t1 = time.perf_counter()
+            knobwise_epoch(copy.deepcopy(base), data, cfg, seed=0)
+            t2 = time.perf_counter()
+            if r:
+                plain_t.append(t1 - t0)
+                kw_t.append(t2 - t1)
+        p, k = statistics.median(plain_t), statistics.median(kw_t)
+        print(f"{net:<24}{len(train):>9}{p:>10.2f}{k:>12.2f}{k / p:>8.3f}")
+
+
+if __name__ == "__main__":
+    main()
