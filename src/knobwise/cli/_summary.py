@@ -1,0 +1,115 @@
+"""``knobwise summary CONFIG|MODEL|RUN``: each layer's output shape and parameters, totals, size, depth.
+
+The positional is a YAML config (``*.yaml``/``*.yml``), a run directory (holding ``model.json``) or a
+zoo model name. The input shape comes from ``--input``, else from the run, the config's dataset or
+the zoo model's natural input.
+
+Example:
+    >>> from knobwise.cli import main
+    >>> main(["summary", "lenet5", "--json"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from knobwise.config import ModelConfig, load_config
+from knobwise.errors import ConfigError, RunError
+from knobwise.models import build_from_layers, build_model, default_input_shape, summarize
+from knobwise.models._layers import check_input_shape
+
+NAME = "summary"
+HELP = "Show a model's layers: output shapes, parameters, size and depth."
+
+#: Input shapes of the built-in datasets, (C, H, W).
+DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
+    "digits": (1, 8, 8),
+    "mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "target", metavar="CONFIG|MODEL", help="a YAML config, a zoo model name or a run directory"
+    )
+    parser.add_argument("--input", metavar="CxHxW", help="input shape, for example 1x28x28")
+    parser.add_argument(
+        "--classes", type=int, default=None, metavar="K", help="number of classes (default 10)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def parse_input(text: str) -> tuple[int, int, int]:
+    """``"1x28x28"`` -> ``(1, 28, 28)``; anything else is a :class:`ConfigError`.
+
+    >>> parse_input("3x32x32")
+    (3, 32, 32)
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or any(int(g) < 1 for g in match.groups()):
+        raise ConfigError(f"--input must look like 1x28x28, got {text!r}")
+    c, h, w = (int(g) for g in match.groups())
+    return c, h, w
+
+
+def _from_run(run_dir: Path, shape: tuple[int, int, int] | None) -> tuple[Any, tuple[int, int, int]]:
+    path = run_dir / "model.json"
+    if not path.is_file():
+        raise RunError(f"{run_dir}: not a run directory (no model.json)")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        layers, saved = meta["layers"], check_input_shape(meta["input_shape"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"{path}: unreadable model description ({exc})") from None
+    shape = shape or saved
+    return build_from_layers(layers, shape), shape
+
+
+def _from_config(
+    path: str, shape: tuple[int, int, int] | None, classes: int
+) -> tuple[Any, tuple[int, int, int]]:
+    cfg = load_config(path)
+    if shape is None:
+        shape = DATASET_SHAPES.get(cfg.data.dataset)
+    if shape is None:
+        raise ConfigError(
+            f"{path}: the input shape of dataset {cfg.data.dataset!r} is not known here; give --input CxHxW"
+        )
+    return build_model(cfg.model, shape, classes), shape
+
+
+def _from_zoo(
+    name: str, shape: tuple[int, int, int] | None, classes: int
+) -> tuple[Any, tuple[int, int, int]]:
+    shape = shape or default_input_shape(name)
+    if shape is None:
+        raise ConfigError(f"model {name!r} declares no natural input shape; give --input CxHxW")
+    return build_model(ModelConfig(name=name), shape, classes), shape
+
+
+def run(args: argparse.Namespace) -> int:
+    shape = parse_input(args.input) if args.input is not None else None
+    if args.classes is not None and args.classes < 1:
+        raise ConfigError(f"--classes must be >= 1, got {args.classes}")
+    classes = 10 if args.classes is None else args.classes
+    target: str = args.target
+    if target.endswith((".yaml", ".yml")):
+        model, shape = _from_config(target, shape, classes)
+    elif Path(target).is_dir():
+        model, shape = _from_run(Path(target), shape)
+    else:
+        model, shape = _from_zoo(target, shape, classes)
+    summary = summarize(model, shape)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+        return 0
+    from rich.console import Console
+
+    title = f"{target}  (input {'x'.join(str(s) for s in shape)})"
+    Console().print(summary.render(title=title))
+    return 0
