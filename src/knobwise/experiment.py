@@ -27,8 +27,16 @@ import knobwise
 from knobwise.config import ExperimentConfig, apply_overrides, config_from_dict, config_to_yaml, read_yaml
 from knobwise.data import PreparedData, prepare_data
 from knobwise.errors import KnobwiseError, RunError
-from knobwise.metrics import split_metrics
-from knobwise.models import build_from_layers, resolve_layers, summarize
+from knobwise.metrics import (
+    check_objective,
+    check_objective_classes,
+    logits_metrics,
+    measure_latency,
+    needs_latency,
+    objective_lines,
+    save_predictions,
+)
+from knobwise.models import build_from_layers, build_model, summarize
 from knobwise.runs import RunPaths, atomic_save_tensors, atomic_write_json, atomic_write_text, new_run_dir, open_run, read_json, write_csv
 from knobwise.train import Callback, Trainer, predict_logits, resolve_device
 
@@ -78,14 +86,40 @@ def _model_json(cfg: ExperimentConfig, data: PreparedData, layers: list[dict[str
     }
 
 
-def evaluate_splits(model: torch.nn.Module, data: PreparedData, amp_dtype: torch.dtype | None = None) -> dict[str, Any]:
-    """Loss, accuracy and error on every split of ``data`` (eval mode)."""
+def evaluate_splits(
+    model: torch.nn.Module,
+    data: PreparedData,
+    amp_dtype: torch.dtype | None = None,
+    predictions: dict[str, dict[str, Any]] | None = None,
+    splits: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Loss, accuracy, error and the full metric family on every split of ``data`` (eval mode),
+    and per source (``"sources": {tag: {...}}``) when a split has source tags.
+
+    ``predictions``, when given, is filled with each split's per-example outputs for
+    :func:`knobwise.metrics.save_predictions`; ``splits`` limits the splits evaluated.
+    """
     out: dict[str, Any] = {}
     for name, split in data.splits.items():
-        if len(split) == 0:
+        if len(split) == 0 or (splits is not None and name not in splits):
             continue
         logits = predict_logits(model, split.x, amp_dtype=amp_dtype)
-        out[name] = split_metrics(logits, split.y)
+        out[name] = logits_metrics(logits, split.y, data.classes)
+        if split.groups is not None:
+            groups = split.groups.astype(str)
+            out[name]["sources"] = {}
+            for tag in sorted(set(groups.tolist())):
+                mask = torch.as_tensor(groups == tag, device=logits.device)
+                out[name]["sources"][tag] = logits_metrics(logits[mask], split.y[mask], data.classes)
+        if predictions is not None:
+            predictions[name] = {
+                "index": split.index,
+                "true": split.y,
+                "pred": logits.argmax(1),
+                "proba": torch.softmax(logits.float(), 1),
+                "ids": split.ids,
+                "source": split.groups,
+            }
     return out
 
 
@@ -97,19 +131,22 @@ def train_experiment(
     knob_changes: Sequence[str] = (),
     quiet: bool = False,
     callbacks: Sequence[Callback] = (),
+    withhold_splits: Sequence[str] = (),
 ) -> RunResult:
     """Train ``cfg`` into a new run directory (``out`` or ``runs/<time>-<name>``), or continue the
     run ``resume`` (whose ``cfg`` comes from :func:`resume_config`).
+
+    ``withhold_splits`` are never loaded nor evaluated (tuning withholds ``test``).
 
     Bad input raises before anything is written; a failure after the run directory was created
     for a new run removes it again unless training itself failed (then the checkpoint is kept).
     """
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
-    data = prepare_data(cfg.data, seed=cfg.seed, device=device)
-    layers = resolve_layers(cfg.model, data.num_classes)
+    data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
     torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
-    model = build_from_layers(layers, data.input_shape, cfg.model.init)
+    model = build_model(cfg.model, data.input_shape, data.num_classes)  # checks the output size too
+    layers = model.layers_spec
 
     created = resume is None
     run = open_run(resume) if resume is not None else new_run_dir(out, cfg.name or _default_name(cfg))
@@ -161,17 +198,23 @@ def _train_in(
     else:
         for line in data.describe():
             trainer.log(line)
+        from knobwise.diagnose import find_leakage  # diagnose sits above train; imported late
+
+        trainer.log(find_leakage(data, max_pairs=3e7).summary())  # exact: all; near: bounded sample
         summary = summarize(model, data.input_shape)
         trainer.log(
             f"model: {cfg.model.name or 'layer list'}, {summary.total_params:,} parameters, "
             f"device {trainer.device.type}"
         )
+    # An objective naming a class the data lacks is bad input: refuse it before training, not after.
+    check_objective_classes(cfg.evaluate.metric, cfg.evaluate.constraints, data.classes)
     atomic_write_text(run.config, config_to_yaml(cfg))
     history = trainer.fit()
     write_csv(run.history, history)
     atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
     atomic_write_json(run.model_json, _model_json(cfg, data, layers))
-    metrics = evaluate_splits(trainer.model, data, trainer.amp_dtype)
+    predictions: dict[str, dict[str, Any]] = {}
+    metrics = evaluate_splits(trainer.model, data, trainer.amp_dtype, predictions=predictions)
     summary = summarize(trainer.model, data.input_shape)
     metrics["model"] = {"params": summary.total_params, "size_mb": summary.size_mb, "depth": summary.depth}
     metrics["run"] = {
@@ -183,8 +226,25 @@ def _train_in(
         "knobwise_version": knobwise.__version__,
         "torch_version": torch.__version__,
     }
+    _check_objective(trainer, cfg, data, metrics)
+    save_predictions(run.predictions, predictions, data.classes)
     atomic_write_json(run.metrics, metrics)
     return RunResult(run, cfg, history, metrics, trainer.stop_reason)
+
+
+def _check_objective(trainer: Trainer, cfg: ExperimentConfig, data: PreparedData, metrics: dict[str, Any]) -> None:
+    """The optimizing metric and the constraints of ``cfg.evaluate``, logged and stored in
+    ``metrics["objective"]``; latency is measured only when the objective reads it."""
+    ev = cfg.evaluate
+    if needs_latency(ev.metric, ev.constraints):
+        example = next(s.x[:1] for s in data.splits.values() if len(s))
+        metrics["latency"] = measure_latency(trainer.model, example, amp_dtype=trainer.amp_dtype)
+    try:
+        metrics["objective"] = check_objective(metrics, ev.metric, ev.constraints, ev.direction)
+    except KnobwiseError as exc:  # a trained model is never thrown away over its objective
+        metrics["objective"] = {"metric": ev.metric, "value": None, "constraints": [], "error": str(exc)}
+    for line in objective_lines(metrics["objective"]):
+        trainer.log(line)
 
 
 def _apply_knob_changes(trainer: Trainer, cfg: ExperimentConfig, keys: Sequence[str]) -> None:
