@@ -50,3 +50,5 @@ class DataConfig(Section):
     grayscale: bool | None = Field(None, description="folder only: force 1 channel (true) or 3")
     split: SplitConfig = Field(default_factory=SplitConfig)
     normalize: Literal["standardize", "minmax", "none"] = "standardize"
+    exclude: str | None = Field(None, description="CSV of examples to drop (columns id or index)")
+    relabel: str | None = Field(None, description="CSV of corrected labels (id or index, and label)")

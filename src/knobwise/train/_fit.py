@@ -49,6 +49,23 @@ def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 7_919 + stream * 104_729) % (2**63 - 1)
 
 
+def _layer_groups(
+    model: torch.nn.Module, device: torch.device
+) -> tuple[list[str], list[torch.nn.Parameter], torch.Tensor]:
+    """Trainable parameters, the top-level layer names, and each parameter's layer position."""
+    names: list[str] = []
+    params: list[torch.nn.Parameter] = []
+    owner: list[int] = []
+    for pname, p in model.named_parameters():
+        if p.requires_grad:
+            layer = pname.split(".")[0]
+            if layer not in names:
+                names.append(layer)
+            params.append(p)
+            owner.append(names.index(layer))
+    return names, params, torch.tensor(owner, dtype=torch.long, device=device)
+
+
 class Trainer:
     """Fits ``model`` on ``data.splits['train']``, validating on ``data.splits['dev']`` each epoch.
 
@@ -111,6 +128,9 @@ class Trainer:
         # λ/2m Σw² over weights (not biases or batch-norm parameters), m = training-set size.
         self._l2_params = [p for n, p in self.model.named_parameters() if p.ndim > 1]
         self._l2_coef = cfg.l2 / (2.0 * len(train)) if cfg.l2 > 0 else 0.0
+        # Per-layer gradient norms, summed over the epoch's steps on the device (read once per epoch).
+        self._grad_layers, self._grad_params, self._grad_owner = _layer_groups(self.model, self.device)
+        self._grad_sum = torch.zeros(len(self._grad_layers), device=self.device)
 
     # -- logging ---------------------------------------------------------------------------------
     def log(self, line: str) -> None:
@@ -132,6 +152,7 @@ class Trainer:
         torch.manual_seed(epoch_seed(self.seed, epoch, 2))  # dropout masks
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
+        self._grad_sum.zero_()
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         report_every = max(1, self.steps_per_epoch // 50)
         self.progress.start_epoch(epoch, self.steps_per_epoch)
@@ -148,10 +169,14 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
+                if self.cfg.clip_grad_norm or self.cfg.grad_stats:
+                    self.scaler.unscale_(self.optimizer)  # norms and clipping need the true gradients
+                self._after_backward()
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
                 loss.backward()
+                self._after_backward()
                 self.optimizer.step()
             self.schedule.step_batch()
             bs = idx.shape[0]
@@ -160,6 +185,19 @@ class Trainer:
             if step % report_every == 0:
                 self.progress.advance(report_every if step else 1)
         return loss_sum / n, correct.float() / n
+
+    def _after_backward(self) -> None:
+        """Add each layer's gradient norm to the epoch sums (no host sync), then clip if asked."""
+        if self.cfg.grad_stats and self._grad_params:
+            zero = self._grad_sum.new_zeros(())
+            grads = [p.grad if p.grad is not None else zero for p in self._grad_params]
+            norms = torch.stack(torch._foreach_norm(grads)).float()
+            if self.scaler is not None:  # fp16: a step the scaler skips has inf gradients by design
+                norms = torch.nan_to_num(norms, nan=0.0, posinf=0.0)
+            per_layer = torch.zeros_like(self._grad_sum).index_add_(0, self._grad_owner, norms.square())
+            self._grad_sum += per_layer.sqrt()
+        if self.cfg.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self._grad_params, self.cfg.clip_grad_norm, foreach=True)
 
     def validate(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Loss and accuracy on the dev split (None when there is no dev split)."""
@@ -181,12 +219,15 @@ class Trainer:
             loss_t, acc_t = self.train_epoch(epoch)
             val = self.validate()
             # The one host synchronization of the epoch: read all the numbers together.
-            stacked = torch.stack([loss_t, acc_t, *(val if val is not None else [])]).tolist()
+            head = torch.stack([loss_t, acc_t, *(val if val is not None else [])])
+            grad_means = self._grad_sum / self.steps_per_epoch if self.cfg.grad_stats else self._grad_sum[:0]
+            stacked = torch.cat([head, grad_means]).tolist()
             logs: dict[str, Any] = {"epoch": epoch + 1, "loss": stacked[0], "accuracy": stacked[1]}
             if val is not None:
                 logs["val_loss"], logs["val_accuracy"] = stacked[2], stacked[3]
             logs["lr"] = lr
             logs["time"] = time.perf_counter() - start
+            logs.update(zip([f"grad_norm/{n}" for n in self._grad_layers], stacked[len(head) :]))
             if self.note:
                 logs["knob_change"], self.note = self.note, None
             if not math.isfinite(logs["loss"]):

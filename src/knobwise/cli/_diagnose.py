@@ -1,0 +1,93 @@
+"""``knobwise diagnose [RUN] [--human-error E] [--bayes-error E] [--train-error E --dev-error E ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from knobwise.diagnose import GAP_KEYS, decompose, diagnose_run
+from knobwise.errors import ConfigError
+
+NAME = "diagnose"
+HELP = "bias/variance/mismatch analysis of a run (or of given errors) and the knobs to turn, in order"
+
+_SPLIT_FLAGS = ("train_error", "train_dev_error", "dev_error", "test_error")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", nargs="?", help="a run directory (its metrics.json, history.csv and config.yaml)")
+    for flag, what in (
+        ("--human-error", "human-level error (proxy for Bayes error)"),
+        ("--bayes-error", "Bayes (optimal) error"),
+        ("--train-error", "training error"),
+        ("--train-dev-error", "train-dev error (same distribution as train, not trained on)"),
+        ("--dev-error", "dev error"),
+        ("--test-error", "test error"),
+    ):
+        p.add_argument(flag, type=float, metavar="E", help=f"{what}, percent")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=1.0,
+        metavar="PP",
+        help="a gap above this many percentage points is high (default 1)",
+    )
+    p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+
+
+def _pp(v: float | None) -> str:
+    return "—" if v is None else f"{v:+.2f} pp"
+
+
+def _print(d: dict[str, Any]) -> None:
+    errs = {k: v for k, v in d["errors"].items() if v is not None}
+    print("errors (%): " + ", ".join(f"{k} {v:.2f}" for k, v in errs.items()))
+    for key in GAP_KEYS:
+        if d[key] is not None:
+            mark = "  HIGH" if key in d["high"] else ""
+            print(f"  {key.replace('_', ' '):<20} {_pp(d[key])}{mark}")
+    print(f"verdict: {d['verdict']} (tolerance {d['tolerance']:g} pp)")
+    for note in d["notes"]:
+        print(f"note: {note}")
+    if d["focus"]:
+        print(f"focus: {d['focus'].replace('_', ' ')}; knobs, in order:")
+        for i, k in enumerate(d["knobs"], start=1):
+            print(f"  {i}. {k['knob']}: {k['setting']}")
+    for section in ("curves", "gradients"):
+        for f in d.get(section, []):
+            epoch = f" (epoch {f['epoch']})" if f["epoch"] else ""
+            first = f["knobs"][0] if f["knobs"] else None
+            hint = f"; try {first['knob']}: {first['setting']}" if first else ""
+            label = "learning curve" if section == "curves" else "gradients"
+            print(f"{label}: {f['problem']}{epoch}: {f['detail']}{hint}")
+
+
+def run(args: argparse.Namespace) -> int:
+    given = {k: getattr(args, k) for k in _SPLIT_FLAGS if getattr(args, k) is not None}
+    if args.run is not None:
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ConfigError(
+                f"{flags}: give a RUN or the errors, not both (a run's errors come from metrics.json)"
+            )
+        d = diagnose_run(args.run, human=args.human_error, bayes=args.bayes_error, tolerance=args.tolerance)
+    else:
+        if not given:
+            raise ConfigError("diagnose needs a RUN directory or errors (at least --train-error)")
+        d = decompose(
+            train=args.train_error,
+            train_dev=args.train_dev_error,
+            dev=args.dev_error,
+            test=args.test_error,
+            human=args.human_error,
+            bayes=args.bayes_error,
+            tolerance=args.tolerance,
+        ).to_dict()
+    if args.json:
+        json.dump(d, sys.stdout, indent=2)
+        print()
+    else:
+        _print(d)
+    return 0

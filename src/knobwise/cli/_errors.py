@@ -1,0 +1,166 @@
+"""``knobwise errors RUN [--split dev] [--export FILE.csv] [--tags FILE.csv] [--label-issues] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from knobwise.diagnose import analyze_errors, export_errors, run_predictions, tag_shares
+from knobwise.errors import ConfigError
+
+NAME = "errors"
+HELP = "error analysis: per-class errors, top confusions, low-confidence and likely-mislabeled examples"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="a run directory")
+    p.add_argument(
+        "--split",
+        default="dev",
+        choices=["train", "train_dev", "dev", "test"],
+        help="which split to analyze (default dev)",
+    )
+    p.add_argument("--top", type=int, default=10, help="rows per list (default 10)")
+    p.add_argument(
+        "--export", metavar="FILE.csv", help="write the misclassified examples with empty tag columns"
+    )
+    p.add_argument("--tags", metavar="FILE.csv", help="a filled-in export: print the share of errors per tag")
+    p.add_argument(
+        "--label-issues",
+        action="store_true",
+        help="rank training examples by how likely their label is wrong (k-fold, confident learning)",
+    )
+    p.add_argument("--folds", type=int, default=4, help="--label-issues: folds (default 4)")
+    p.add_argument("--epochs", type=int, help="--label-issues: epochs per fold model (default min(run's, 3))")
+    p.add_argument(
+        "--clusters",
+        type=int,
+        default=0,
+        metavar="K",
+        help="--label-issues: also check labels against K k-means clusters of penultimate features",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE.csv",
+        default=None,
+        help="--label-issues: where to write the suspects (default RUN/label_issues.csv)",
+    )
+    p.add_argument("--no-leakage", action="store_true", help="skip the near-duplicate check across splits")
+    p.add_argument("--json", action="store_true", help="print the analysis as JSON")
+
+
+def _label_issues(args: argparse.Namespace) -> dict[str, Any]:
+    from knobwise.data import prepare_data
+    from knobwise.diagnose import find_label_issues, load_run_config
+    from knobwise.experiment import load_trained
+    from knobwise.runs import open_run
+
+    run = open_run(args.run)
+    cfg, _ = load_run_config(run)
+    data = prepare_data(cfg.data, seed=cfg.seed, device="cpu")
+    model = load_trained(run.root)[0] if args.clusters else None
+    epochs = args.epochs if args.epochs is not None else min(cfg.train.epochs, 3)
+    res = find_label_issues(
+        cfg,
+        data,
+        folds=args.folds,
+        epochs=epochs,
+        seed=cfg.seed,
+        model=model,
+        clusters=args.clusters or None,
+        top=args.top,
+    )
+    out = args.out or str(run.root / "label_issues.csv")
+    res.write_csv(out)
+    return {
+        "flagged": res.flagged,
+        "examples": len(data.splits["train"]),
+        "seconds": res.seconds,
+        "csv": out,
+        "settings": res.settings,
+        "top": res.rows[: args.top],
+    }
+
+
+def _leakage(args: argparse.Namespace) -> dict[str, Any]:
+    from knobwise.data import prepare_data
+    from knobwise.diagnose import find_leakage, load_run_config
+    from knobwise.runs import open_run
+
+    cfg, _ = load_run_config(open_run(args.run))
+    report = find_leakage(prepare_data(cfg.data, seed=cfg.seed, device="cpu"))
+    return {**report.to_dict(), "summary": report.summary()}
+
+
+def _print(out: dict[str, Any]) -> None:
+    a = out["analysis"]
+    print(f"{out['split']}: {a['errors']} errors in {a['examples']} examples ({a['error']:.2f}%)")
+    print("errors by true class (fix the most numerous first):")
+    for c in a["per_class"]:
+        if c["errors"]:
+            print(
+                f"  {c['class']:<12} {c['errors']:>5}  {100 * c['share']:5.1f}% of errors  "
+                f"error if fixed {c['error_if_fixed']:.2f}%"
+            )
+    print("top confusions (true -> predicted):")
+    for c in a["confusions"]:
+        print(
+            f"  {c['true']} -> {c['predicted']:<10} {c['errors']:>5}  {100 * c['share']:5.1f}%  "
+            f"error if fixed {c['error_if_fixed']:.2f}%"
+        )
+    for key in ("lowest_confidence_incorrect", "most_confident_incorrect", "lowest_confidence_correct"):
+        rows = a[key]
+        if rows:
+            print(key.replace("_", " ") + ":")
+            for r in rows:
+                name = r["id"] if r["id"] is not None else f"#{r['index']}"
+                print(f"  {name}: true {r['true']}, predicted {r['predicted']} (p={r['probability']:.3f})")
+    for s in a["per_source"]:
+        print(f"source {s['source']}: {s['errors']}/{s['examples']} wrong ({s['error']:.2f}%)")
+    if "tags" in out:
+        t = out["tags"]
+        print(f"tags ({t['reviewed']} errors reviewed):")
+        for row in t["tags"]:
+            share, ceiling = 100 * row["share"], row["error_if_fixed"]
+            print(f"  {row['tag']:<12} {share:5.1f}% of errors  error if fixed {ceiling:.2f}%")
+    if "export" in out:
+        print(f"exported {out['export']['rows']} misclassified examples to {out['export']['path']}")
+    if "label_issues" in out:
+        li = out["label_issues"]
+        print(
+            f"label issues: {li['flagged']} of {li['examples']} training labels suspected "
+            f"({li['seconds']:.1f} s); ranked list in {li['csv']}"
+        )
+        for r in li["top"]:
+            name = r["id"] if r["id"] is not None else f"#{r['index']}"
+            looks = f"labeled {r['label']}, looks like {r['suggested']}"
+            print(f"  {r['rank']:>3}. {name}: {looks} (score {r['score']:.3f})")
+    if "leakage" in out:
+        print(out["leakage"]["summary"])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise ConfigError(f"--top must be >= 1, got {args.top}")
+    preds, classes = run_predictions(args.run, args.split)
+    out: dict[str, Any] = {
+        "run": args.run,
+        "split": args.split,
+        "analysis": analyze_errors(preds, classes, top=args.top),
+    }
+    if args.tags:
+        out["tags"] = tag_shares(preds, classes, args.tags)
+    if args.export:
+        out["export"] = {"path": args.export, "rows": export_errors(preds, classes, args.export)}
+    if args.label_issues:
+        out["label_issues"] = _label_issues(args)
+    if not args.no_leakage:
+        out["leakage"] = _leakage(args)
+    if args.json:
+        json.dump(out, sys.stdout, indent=2)
+        print()
+    else:
+        _print(out)
+    return 0

@@ -1,0 +1,59 @@
+"""``knobwise lr-find [CONFIG] [--set key=value ...] [--steps N] [--plot FILE.png] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from knobwise.config import load_config
+from knobwise.data import prepare_data
+from knobwise.diagnose import lr_find, plot_lr_find
+from knobwise.models import build_from_layers, resolve_layers
+from knobwise.train import resolve_device
+
+NAME = "lr-find"
+HELP = "learning-rate range test: loss vs. an exponentially rising rate, a plot and a suggested rate"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable)",
+    )
+    p.add_argument("--steps", type=int, default=200, help="steps of the test (default 200)")
+    p.add_argument("--min-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
+    p.add_argument("--max-lr", type=float, default=10.0, help="last rate (default 10)")
+    p.add_argument("--plot", default="lr_find.png", help="where to save the PNG plot (default lr_find.png)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    device = resolve_device(cfg.train.device)
+    data = prepare_data(cfg.data, seed=cfg.seed, device=device)
+    torch.manual_seed(cfg.seed)
+    model = build_from_layers(resolve_layers(cfg.model, data.num_classes), data.input_shape, cfg.model.init)
+    result = lr_find(
+        model, data, cfg.train, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps, seed=cfg.seed
+    )
+    plot_lr_find(result, args.plot)
+    out = {**result.to_dict(), "plot": str(args.plot), "optimizer": cfg.train.optimizer.name}
+    if args.json:
+        json.dump(out, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"lr range test ({cfg.train.optimizer.name}, {len(result.lrs)} steps, {result.stopped})")
+    print(f"suggested learning rate: {result.suggestion:.3g} (steepest descent of the smoothed loss)")
+    print(
+        f"lowest smoothed loss at lr {result.min_loss_lr:.3g}; set train.optimizer.lr={result.suggestion:.2g}"
+    )
+    print(f"plot: {args.plot}")
+    return 0

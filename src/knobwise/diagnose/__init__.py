@@ -1,0 +1,76 @@
+"""Diagnosis: which knob to turn, and which examples are wrong.
+
+Error decomposition (avoidable bias, bias, variance, data mismatch, overfitting to dev) with the
+knobs for each problem, learning-curve and gradient-health findings, error analysis, suspected
+mislabeled examples, near-duplicate (leakage) checks and the learning-rate range test.
+
+Example:
+    >>> from knobwise.diagnose import decompose
+    >>> d = decompose(train=12.0, dev=13.0, human=0.0)
+    >>> d.verdict, d.knobs[0].knob
+    ('high bias', 'bigger network')
+"""
+
+from knobwise.diagnose._curves import CurveFinding, diagnose_curves, read_history
+from knobwise.diagnose._decompose import GAP_KEYS, Decomposition, check_error, decompose
+from knobwise.diagnose._errors import DEFAULT_TAGS, EXPORT_FIELDS, analyze_errors, export_errors, tag_shares
+from knobwise.diagnose._gradients import GRAD_PREFIX, GradientFinding, diagnose_gradients, gradient_table
+from knobwise.diagnose._knobs import PROBLEMS, Knob, knobs_for, list_problems
+from knobwise.diagnose._label_issues import (
+    LabelIssues,
+    cluster_disagreement,
+    confident_learning,
+    find_label_issues,
+    out_of_fold_proba,
+)
+from knobwise.diagnose._leakage import LeakageReport, find_leakage
+from knobwise.diagnose._lr_find import LRFindResult, lr_find, plot_lr_find, smooth, suggest_lr
+from knobwise.diagnose._run import (
+    diagnose_run,
+    load_run_config,
+    load_run_metrics,
+    predictions_for,
+    run_errors,
+    run_predictions,
+)
+
+__all__ = [
+    "DEFAULT_TAGS",
+    "EXPORT_FIELDS",
+    "GAP_KEYS",
+    "GRAD_PREFIX",
+    "PROBLEMS",
+    "CurveFinding",
+    "Decomposition",
+    "GradientFinding",
+    "Knob",
+    "LRFindResult",
+    "LabelIssues",
+    "LeakageReport",
+    "analyze_errors",
+    "check_error",
+    "cluster_disagreement",
+    "confident_learning",
+    "decompose",
+    "diagnose_curves",
+    "diagnose_gradients",
+    "diagnose_run",
+    "export_errors",
+    "find_label_issues",
+    "find_leakage",
+    "gradient_table",
+    "knobs_for",
+    "list_problems",
+    "load_run_config",
+    "load_run_metrics",
+    "lr_find",
+    "out_of_fold_proba",
+    "plot_lr_find",
+    "predictions_for",
+    "read_history",
+    "run_errors",
+    "run_predictions",
+    "smooth",
+    "suggest_lr",
+    "tag_shares",
+]
