@@ -27,6 +27,9 @@ class Source:
         ids, ids_test: per-example identifiers (a file path, or the index in the original files)
             shown in error analysis.
         groups, groups_test: per-example source tag (multi-source datasets), or None.
+        meta: free-form facts about the load. Keys read by ``prepare_data``: ``pixel_max`` (the
+            value that maps to 1.0; default 255 for ``uint8`` images, 1 for floats), ``skipped``
+            (counted skips, shown by ``PreparedData.describe``).
     """
 
     x: np.ndarray

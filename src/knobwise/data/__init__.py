@@ -1,0 +1,50 @@
+"""Datasets, splits, normalization and device-resident batching.
+
+Example:
+    >>> import torch
+    >>> from knobwise.config import DataConfig
+    >>> from knobwise.data import prepare_data, epoch_batches
+    >>> data = prepare_data(DataConfig(dataset="digits", limit=200), seed=0)
+    >>> train = data.splits["train"]
+    >>> g = torch.Generator().manual_seed(0)
+    >>> sum(len(b) for b in epoch_batches(len(train), 32, g))  == len(train)
+    True
+"""
+
+# Importing the source modules registers them in SOURCES.
+from knobwise.data import _arrays, _cifar10, _digits, _folder, _mnist  # noqa: F401
+from knobwise.data._batches import epoch_batches, num_batches
+from knobwise.data._cache import cache_dir, extract_tar
+from knobwise.data._cifar10 import safe_unpickle
+from knobwise.data._mnist import MNIST_FILES, read_idx
+from knobwise.data._normalize import NORMALIZE_MODES, Normalizer
+from knobwise.data._prepare import SPLIT_ORDER, PreparedData, SplitData, prepare_data
+from knobwise.data._source import SOURCES, Source, default_root, list_sources, load_source, register_source
+from knobwise.data._split import LIMIT_SEED, SplitPlan, class_counts, plan_splits, stratified_subset
+
+__all__ = [
+    "LIMIT_SEED",
+    "MNIST_FILES",
+    "NORMALIZE_MODES",
+    "SOURCES",
+    "SPLIT_ORDER",
+    "Normalizer",
+    "PreparedData",
+    "Source",
+    "SplitData",
+    "SplitPlan",
+    "cache_dir",
+    "class_counts",
+    "default_root",
+    "epoch_batches",
+    "extract_tar",
+    "list_sources",
+    "load_source",
+    "num_batches",
+    "plan_splits",
+    "prepare_data",
+    "read_idx",
+    "register_source",
+    "safe_unpickle",
+    "stratified_subset",
+]

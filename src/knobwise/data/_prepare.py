@@ -1,0 +1,202 @@
+"""The data entry point: load a source, split it, fit normalization on train, move it to the device.
+
+``prepare_data(cfg, seed, device)`` is deterministic in ``(cfg, seed)``: the ``evaluate`` command
+recomputes exactly the split the run was trained on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from knobwise.config import DataConfig
+from knobwise.data._cleaning import apply_cleaning
+from knobwise.data._normalize import Normalizer
+from knobwise.data._source import Source, load_source
+from knobwise.data._split import LIMIT_SEED, class_counts, plan_splits, stratified_subset
+from knobwise.errors import DataError
+
+__all__ = ["SplitData", "PreparedData", "prepare_data", "SPLIT_ORDER"]
+
+SPLIT_ORDER = ("train", "train_dev", "dev", "test")
+
+
+@dataclass
+class SplitData:
+    """One split on the device.
+
+    Attributes:
+        x: ``float32`` ``(N, C, H, W)``, normalized.
+        y: ``int64`` ``(N,)`` labels.
+        index: positions in the source pool (or the own test set, when ``from_test_set``).
+        ids: per-example identifiers (file path, index in the original files) or None.
+        groups: per-example source tag or None.
+        from_test_set: whether the examples come from the dataset's own test set.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    index: np.ndarray
+    ids: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    from_test_set: bool = False
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass
+class PreparedData:
+    """Everything training and evaluation need from the data, on one device."""
+
+    dataset: str
+    splits: dict[str, SplitData]
+    classes: list[str]
+    input_shape: tuple[int, int, int]
+    normalizer: Normalizer
+    class_counts: dict[str, list[int]]
+    warnings: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def describe(self) -> list[str]:
+        """Human-readable lines: dataset, shapes, split sizes and class counts, skips, warnings."""
+        c, h, w = self.input_shape
+        lines = [
+            f"dataset {self.dataset}: {self.num_classes} classes, input {c}x{h}x{w}, "
+            f"normalize {self.normalizer.mode}"
+        ]
+        for name, split in self.splits.items():
+            src = " (own test set)" if split.from_test_set else ""
+            counts = " ".join(str(n) for n in self.class_counts[name])
+            lines.append(f"  {name:<9} {len(split):>7} examples{src}; per class: {counts}")
+        skipped = self.meta.get("skipped") or {}
+        if skipped:
+            lines.append("  skipped: " + ", ".join(f"{n} {what}" for what, n in sorted(skipped.items())))
+        lines.extend(f"  warning: {w}" for w in self.warnings)
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary saved with a run."""
+        return {
+            "dataset": self.dataset,
+            "classes": list(self.classes),
+            "input_shape": list(self.input_shape),
+            "normalizer": self.normalizer.to_dict(),
+            "splits": {k: len(v) for k, v in self.splits.items()},
+            "class_counts": {k: list(v) for k, v in self.class_counts.items()},
+        }
+
+
+def _pixel_max(src: Source) -> float:
+    if "pixel_max" in src.meta:
+        return float(src.meta["pixel_max"])  # type: ignore[arg-type]
+    return 255.0 if src.x.dtype == np.uint8 else 1.0
+
+
+def _take(arr: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if arr is None else arr[idx]
+
+
+def _check_source(src: Source, name: str) -> None:
+    if src.x.ndim != 4 or len(src.x) != len(src.y):
+        raise DataError(f"data.dataset {name}: source gave x {src.x.shape} and y {src.y.shape}")
+    if src.x_test is not None and src.x_test.shape[1:] != src.x.shape[1:]:
+        raise DataError(
+            f"data.dataset {name}: test images {src.x_test.shape[1:]} differ from {src.x.shape[1:]}"
+        )
+
+
+def _trace_split(name: str) -> None:
+    trace = os.environ.get("KNOBWISE_TRACE_SPLITS")
+    if trace:
+        with open(trace, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()} {name}\n")
+
+
+def prepare_data(
+    cfg: DataConfig, seed: int, device: torch.device | str = "cpu", withhold: tuple[str, ...] = ()
+) -> PreparedData:
+    """Load ``cfg.dataset``, split it with ``seed``, normalize with train statistics, move to ``device``.
+
+    Splits named in ``withhold`` are planned (so the others do not change) but never materialized:
+    tuning withholds ``test``. When ``$KNOBWISE_TRACE_SPLITS`` names a file, the name of every split
+    that is materialized is appended to it (instrumentation that proves what a process read).
+
+    >>> from knobwise.config import DataConfig
+    >>> data = prepare_data(DataConfig(dataset="digits"), seed=0)
+    >>> {k: len(v) for k, v in data.splits.items()}
+    {'train': 1437, 'dev': 180, 'test': 180}
+    >>> data.input_shape, data.num_classes
+    ((1, 8, 8), 10)
+    """
+    device = torch.device(device)
+    src = load_source(cfg)
+    _check_source(src, cfg.dataset)
+    k = len(src.classes)
+    warnings: list[str] = []
+
+    keep, w = stratified_subset(src.y, cfg.limit, LIMIT_SEED, "data.limit", cfg.split.stratify)
+    warnings += w
+    use_test = src.y_test is not None and cfg.split.own_test
+    keep_t = np.arange(0)
+    if use_test:
+        assert src.y_test is not None  # narrowed for the type checker; checked just above
+        keep_t, w = stratified_subset(
+            src.y_test, cfg.test_limit, LIMIT_SEED, "data.test_limit", cfg.split.stratify
+        )
+        warnings += w
+    plan = plan_splits(src.y[keep], src.y_test[keep_t] if use_test else None, cfg.split, seed)  # type: ignore[index]
+    warnings += plan.warnings
+
+    # Positions into the source pool / own test set for every split.
+    where: dict[str, tuple[np.ndarray, bool]] = {}
+    for name in SPLIT_ORDER:
+        if name in plan.indices:
+            test_side = plan.from_test_set[name]
+            base = keep_t if test_side else keep
+            where[name] = (base[plan.indices[name]], test_side)
+    if cfg.exclude or cfg.relabel:  # the cleaning loop, after planning so the split stays put
+        where, src, cleaned = apply_cleaning(cfg, where, src)
+        warnings += cleaned
+
+    pixel_max = _pixel_max(src)
+    normalizer = Normalizer.fit(src.x[where["train"][0]], cfg.normalize, pixel_max)
+    splits: dict[str, SplitData] = {}
+    counts: dict[str, list[int]] = {}
+    for name, (idx, test_side) in where.items():
+        if name in withhold:
+            continue
+        _trace_split(name)
+        x_np = src.x_test if test_side else src.x
+        y_np = src.y_test if test_side else src.y
+        assert x_np is not None and y_np is not None
+        x = torch.from_numpy(np.ascontiguousarray(x_np[idx])).to(device=device, dtype=torch.float32)
+        y = torch.from_numpy(y_np[idx].astype(np.int64)).to(device)
+        splits[name] = SplitData(
+            x=normalizer.apply_(x),
+            y=y,
+            index=idx,
+            ids=_take(src.ids_test if test_side else src.ids, idx),
+            groups=_take(src.groups_test if test_side else src.groups, idx),
+            from_test_set=test_side,
+        )
+        counts[name] = class_counts(y_np[idx], k)
+    c, h, w_ = src.x.shape[1:]
+    return PreparedData(
+        dataset=cfg.dataset,
+        splits=splits,
+        classes=list(src.classes),
+        input_shape=(int(c), int(h), int(w_)),
+        normalizer=normalizer,
+        class_counts=counts,
+        warnings=warnings,
+        meta=dict(src.meta),
+    )
