@@ -17,4 +17,12 @@ def data_dir() -> Path:
     shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
     if shared.is_dir():
         return shared
-    pytest.skip("no test data: set KNOBWISE_DATA_DIR (see shared/data/README.md)")
+    pytest.fail("no test data: set KNOBWISE_DATA_DIR (see shared/data/README.md); tests never download")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_env(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Configs that name ``${KNOBWISE_DATA_DIR}`` (the shipped examples) resolve in tests too, and
+    extracted archives go to a per-session cache instead of ``~/.cache``."""
+    os.environ.setdefault("KNOBWISE_DATA_DIR", str(data_dir))
+    os.environ.setdefault("KNOBWISE_CACHE_DIR", str(tmp_path_factory.mktemp("knobwise-cache")))

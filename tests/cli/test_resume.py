@@ -15,8 +15,19 @@ import torch
 from knobwise.cli import main
 from knobwise.runs import load_tensors
 
-ARGS = ["--quiet", "--set", "train.deterministic=true", "--set", "train.epochs=5", "--set", "train.threads=1",
-        "--set", "train.batch_size=16", "--set", "train.early_stopping={monitor: val_loss, patience: 2}"]
+ARGS = [
+    "--quiet",
+    "--set",
+    "train.deterministic=true",
+    "--set",
+    "train.epochs=5",
+    "--set",
+    "train.threads=1",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "train.early_stopping={monitor: val_loss, patience: 2}",
+]
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -51,7 +62,10 @@ def test_kill_minus_9_mid_epoch_then_resume_matches_uninterrupted(tmp_path: Path
     ref_hist = (reference / "history.csv").read_text().splitlines()
     got_hist = (killed / "history.csv").read_text().splitlines()
     assert len(ref_hist) == len(got_hist)
-    ref_m, got_m = json.loads((reference / "metrics.json").read_text()), json.loads((killed / "metrics.json").read_text())
+    ref_m, got_m = (
+        json.loads((reference / "metrics.json").read_text()),
+        json.loads((killed / "metrics.json").read_text()),
+    )
     assert ref_m["test"]["accuracy"] == got_m["test"]["accuracy"]
 
 
@@ -65,7 +79,10 @@ def test_resume_errors(tmp_path: Path, capsys) -> None:
 
 def test_resume_finished_run_with_more_epochs(tmp_path: Path) -> None:
     run = tmp_path / "r"
-    assert main(["train", "--out", str(run), "--quiet", "--set", "train.epochs=1", "--set", "data.limit=300"]) == 0
+    assert (
+        main(["train", "--out", str(run), "--quiet", "--set", "train.epochs=1", "--set", "data.limit=300"])
+        == 0
+    )
     assert main(["train", "--resume", str(run), "--quiet", "--set", "train.epochs=2"]) == 0
     lines = (run / "history.csv").read_text().splitlines()
     assert len(lines) == 3 and "knob_change" in lines[0]

@@ -41,13 +41,31 @@ def test_quickstart_reaches_95_percent(tmp_path: Path) -> None:
 
 def test_json_output_and_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    code = main(["train", "--out", str(out), "--json", *FAST, "--set", "train.optimizer.name=sgd",
-                 "--set", "train.optimizer.lr=0.05", "--set", "train.optimizer.momentum=0.9"])
+    code = main(
+        [
+            "train",
+            "--out",
+            str(out),
+            "--json",
+            *FAST,
+            "--set",
+            "train.optimizer.name=sgd",
+            "--set",
+            "train.optimizer.lr=0.05",
+            "--set",
+            "train.optimizer.momentum=0.9",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["run"] == str(out) and set(report["metrics"]) >= {"train", "dev", "test"}
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["train"]["optimizer"] == {**saved["train"]["optimizer"], "name": "sgd", "lr": 0.05, "momentum": 0.9}
+    assert saved["train"]["optimizer"] == {
+        **saved["train"]["optimizer"],
+        "name": "sgd",
+        "lr": 0.05,
+        "momentum": 0.9,
+    }
 
 
 def test_layer_list_config_trains(tmp_path: Path) -> None:
@@ -126,33 +144,59 @@ def _folder(tmp_path: Path) -> Path:
 def test_corrupt_image_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _folder(tmp_path)
     (root / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    err = _bad(tmp_path, capsys, ["--set", "data.dataset=folder", "--set", f"data.root={root}",
-                                  "--set", "model.name=mlp"])
+    err = _bad(
+        tmp_path,
+        capsys,
+        ["--set", "data.dataset=folder", "--set", f"data.root={root}", "--set", "model.name=mlp"],
+    )
     assert "broken.png" in err
 
 
 def test_empty_class_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _folder(tmp_path)
     (root / "bird").mkdir()
-    err = _bad(tmp_path, capsys, ["--set", "data.dataset=folder", "--set", f"data.root={root}",
-                                  "--set", "model.name=mlp"])
+    err = _bad(
+        tmp_path,
+        capsys,
+        ["--set", "data.dataset=folder", "--set", f"data.root={root}", "--set", "model.name=mlp"],
+    )
     assert "bird" in err
 
 
 def test_labels_outside_classes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     npz = tmp_path / "a.npz"
-    np.savez(npz, x=np.zeros((20, 8, 8), np.uint8), y=np.array([0, 1] * 9 + [5, 7]), classes=np.array(["a", "b"]))
-    err = _bad(tmp_path, capsys, ["--set", "data.dataset=arrays", "--set", f"data.root={npz}",
-                                  "--set", "model.name=mlp"])
+    np.savez(
+        npz, x=np.zeros((20, 8, 8), np.uint8), y=np.array([0, 1] * 9 + [5, 7]), classes=np.array(["a", "b"])
+    )
+    err = _bad(
+        tmp_path,
+        capsys,
+        ["--set", "data.dataset=arrays", "--set", f"data.root={npz}", "--set", "model.name=mlp"],
+    )
     assert "a.npz" in err and "5" in err
 
 
 def test_non_finite_loss_stops_with_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The learning rate explodes after the first epoch: exit 1, the epoch-1 checkpoint survives."""
     out = tmp_path / "nan"
-    code = main(["train", "--out", str(out), "--quiet", "--set", "data.limit=300", "--set", "train.epochs=4",
-                 "--set", "train.optimizer.name=sgd", "--set", "train.optimizer.lr=0.01",
-                 "--set", "train.schedule={name: exponential, gamma: 1.0e12}"])
+    code = main(
+        [
+            "train",
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "data.limit=300",
+            "--set",
+            "train.epochs=4",
+            "--set",
+            "train.optimizer.name=sgd",
+            "--set",
+            "train.optimizer.lr=0.01",
+            "--set",
+            "train.schedule={name: exponential, gamma: 1.0e12}",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "non-finite training loss" in err and "epoch 2" in err

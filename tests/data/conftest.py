@@ -72,7 +72,7 @@ def cifar_small_tar(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """
     real = data_dir / "cifar10-jpeg.tar.gz"
     if not real.is_file():
-        pytest.skip(f"{real} not found")
+        pytest.fail(f"{real} not found: the shared test data is required (see shared/data/README.md)")
     out = tmp_path_factory.mktemp("cifar-small") / "cifar10-small.tar.gz"
     taken: dict[str, int] = {}
     with tarfile.open(real, "r|gz") as src, tarfile.open(out, "w:gz") as dst:

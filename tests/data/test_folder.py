@@ -168,15 +168,3 @@ def test_real_cifar10_jpegs(cifar_small_tar: Path) -> None:
     assert data.class_counts["test"] == [5] * 10
     ids = data.splits["train"].ids
     assert ids is not None and ids[0].startswith("train/airplane/") and ids[0].endswith(".jpg")
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("KNOBWISE_SLOW_TESTS"),
-    reason="extracts all 60,000 files (10-120 s); set KNOBWISE_SLOW_TESTS=1",
-)
-def test_real_cifar10_full_tarball(data_dir: Path) -> None:
-    cfg = DataConfig(dataset="folder", root=str(data_dir / "cifar10-jpeg.tar.gz"), limit=300, test_limit=100)
-    data = prepare_data(cfg, seed=0)
-    assert len(data.splits["test"]) == 100 and data.class_counts["test"] == [10] * 10
-    assert sum(len(s) for k, s in data.splits.items() if k != "test") == 300
