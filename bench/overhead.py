@@ -23,13 +23,19 @@ import torch
 import torch.nn.functional as F
 
 from knobwise.config import load_config
-from knobwise.data import PreparedData, epoch_batches, prepare_data
+from knobwise.data import PreparedData, prepare_data
 from knobwise.models import build_model
 from knobwise.train import Trainer, epoch_seed, resolve_device
 
 
-def plain_epoch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, batch: int,
-                generator: torch.Generator) -> None:
+def plain_epoch(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    batch: int,
+    generator: torch.Generator,
+) -> None:
     """The floor: the shortest correct PyTorch training epoch over device-resident tensors."""
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     model.train()
@@ -63,14 +69,24 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    print(f"device {device} | torch {torch.__version__} | threads {torch.get_num_threads()} | batch {args.batch}")
+    print(
+        f"device {device} | torch {torch.__version__} | threads {torch.get_num_threads()}"
+        f" | batch {args.batch}"
+    )
     print(f"{'net':<24}{'examples':>9}{'plain s':>10}{'knobwise s':>12}{'ratio':>8}")
     for net in args.nets.split(","):
         overrides = [
-            "data.dataset=mnist", "data.normalize=none", f"model.name={net}", "model.init=normal_sqrt_n_in",
-            "data.split={train: 0.8333333333, dev: 0.1666666667, test: 0.0}", "train.optimizer.name=sgd",
-            "train.optimizer.lr=0.1", f"train.batch_size={args.batch}", "train.epochs=1",
-            "train.precision=fp32", "train.channels_last=false",
+            "data.dataset=mnist",
+            "data.normalize=none",
+            f"model.name={net}",
+            "model.init=normal_sqrt_n_in",
+            "data.split={train: 0.8333333333, dev: 0.1666666667, test: 0.0}",
+            "train.optimizer.name=sgd",
+            "train.optimizer.lr=0.1",
+            f"train.batch_size={args.batch}",
+            "train.epochs=1",
+            "train.precision=fp32",
+            "train.channels_last=false",
         ]
         if args.limit:
             overrides.append(f"data.limit={args.limit}")

@@ -45,7 +45,10 @@ def test_schema_paths_lists_leaves() -> None:
         (["train.batch_size=0"], r"train\.batch_size must be greater than or equal to 1, got 0"),
         (["train.epochs=0"], r"train\.epochs must be greater than or equal to 1, got 0"),
         (["data.split.train=0.5"], r"data\.split fractions train \+ dev \+ test must sum to 1, got 0\.5"),
-        (["data.normalize=zscore"], r"data\.normalize: must be 'standardize', 'minmax' or 'none', got 'zscore'"),
+        (
+            ["data.normalize=zscore"],
+            r"data\.normalize: must be 'standardize', 'minmax' or 'none', got 'zscore'",
+        ),
         (["train.optimizer.nam=adam"], r"did you mean 'train\.optimizer\.name'"),
         (["trian.epochs=3"], r"trian: unknown key; did you mean 'train'"),
         (["train.epochs"], r"expected key=value"),

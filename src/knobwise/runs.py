@@ -133,7 +133,9 @@ def load_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[s
     return load_file(str(p), device=str(device))
 
 
-def write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None) -> None:
+def write_csv(
+    path: str | Path, rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = None
+) -> None:
     """Write rows of dicts as CSV atomically; the header is the union of keys in order of appearance."""
     if fields is None:
         seen: dict[str, None] = {}

@@ -39,7 +39,9 @@ def test_every_optimizer_steps(name: str) -> None:
 
 
 def test_unknown_optimizer_suggests() -> None:
-    with pytest.raises(ConfigError, match=r"train\.optimizer\.name: unknown optimizer 'adma'; did you mean 'adam'"):
+    with pytest.raises(
+        ConfigError, match=r"train\.optimizer\.name: unknown optimizer 'adma'; did you mean 'adam'"
+    ):
         create_optimizer(OptimizerConfig(name="adma"), [_param()])
 
 
@@ -73,7 +75,7 @@ def _lrs(cfg: ScheduleConfig, epochs: int = 6, lr: float = 1.0) -> list[float]:
     opt = torch.optim.SGD([_param()], lr=lr)
     sched = create_schedule(cfg, opt, epochs=epochs, steps_per_epoch=1)
     out = []
-    for e in range(epochs):
+    for _ in range(epochs):
         out.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step_batch()
@@ -106,7 +108,9 @@ def test_schedules_follow_their_formulas() -> None:
 
 
 def test_reduce_on_plateau_halves_after_patience() -> None:
-    lrs = _lrs(ScheduleConfig(name="reduce_on_plateau", monitor="val_accuracy", factor=0.5, patience=1), epochs=6)
+    lrs = _lrs(
+        ScheduleConfig(name="reduce_on_plateau", monitor="val_accuracy", factor=0.5, patience=1), epochs=6
+    )
     assert lrs == pytest.approx([1, 1, 1, 0.5, 0.5, 0.25])
 
 
@@ -199,6 +203,8 @@ def test_binary_cross_entropy_is_one_vs_rest() -> None:
 
 
 def test_early_stopping_patience_and_mode() -> None:
-    es = EarlyStopping(EarlyStoppingConfig(monitor="val_accuracy", patience=2, min_delta=0.01, restore_best=False))
+    es = EarlyStopping(
+        EarlyStoppingConfig(monitor="val_accuracy", patience=2, min_delta=0.01, restore_best=False)
+    )
     assert es.mode == "max"
     assert es.improved(0.5) and not es.improved(0.505) and es.improved(0.52)

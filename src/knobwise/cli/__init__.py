@@ -24,7 +24,14 @@ __all__ = ["main", "COMMANDS"]
 #: Subcommand modules, in the order ``knobwise --help`` lists them.
 COMMANDS: list[str] = [
     "knobwise.cli._train",
+    "knobwise.cli._evaluate",
+    "knobwise.cli._diagnose",
+    "knobwise.cli._errors",
+    "knobwise.cli._lr_find",
+    "knobwise.cli._select",
     "knobwise.cli._summary",
+    "knobwise.cli._tune",
+    "knobwise.cli._report",
 ]
 
 

@@ -17,11 +17,21 @@ HELP = "train a model from a YAML config (no config: the built-in digits quickst
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart, a small CNN on digits)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.optimizer.lr=0.01 (repeatable)")
+    p.add_argument(
+        "config", nargs="?", help="experiment YAML (default: the quickstart, a small CNN on digits)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.optimizer.lr=0.01 (repeatable)",
+    )
     p.add_argument("--out", help="run directory to create (default: runs/<time>-<name>)")
-    p.add_argument("--resume", metavar="RUN", help="continue RUN from its last complete epoch (with --set: babysitting)")
+    p.add_argument(
+        "--resume", metavar="RUN", help="continue RUN from its last complete epoch (with --set: babysitting)"
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     p.add_argument("--json", action="store_true", help="print the run directory and metrics as JSON")
 
@@ -38,7 +48,9 @@ def _print_result(result: RunResult, as_json: bool) -> None:
     for split in ("train", "train_dev", "dev", "test"):
         m = result.metrics.get(split)
         if m:
-            table.add_row(split, str(m["n"]), f"{m['loss']:.4f}", f"{100 * m['accuracy']:.2f}%", f"{m['error']:.2f}")
+            table.add_row(
+                split, str(m["n"]), f"{m['loss']:.4f}", f"{100 * m['accuracy']:.2f}%", f"{m['error']:.2f}"
+            )
     console.print(table)
     if result.stop_reason:
         console.print(result.stop_reason)
@@ -50,9 +62,13 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             from knobwise.errors import ConfigError
 
-            raise ConfigError("--resume takes the run's own config.yaml: give no CONFIG (change knobs with --set)")
+            raise ConfigError(
+                "--resume takes the run's own config.yaml: give no CONFIG (change knobs with --set)"
+            )
         run_paths, cfg, changed = resume_config(args.resume, args.overrides)
-        result = train_experiment(cfg, resume=run_paths.root, knob_changes=changed, quiet=args.quiet or args.json)
+        result = train_experiment(
+            cfg, resume=run_paths.root, knob_changes=changed, quiet=args.quiet or args.json
+        )
     else:
         cfg = load_config(args.config, args.overrides)
         result = train_experiment(cfg, args.out, quiet=args.quiet or args.json)

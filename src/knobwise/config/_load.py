@@ -150,13 +150,11 @@ def validate_path(key: str) -> None:
             near = closest(part, allowed)
             full = f"{prefix}.{part}" if prefix else part
             hint = f"; did you mean {', '.join(repr(f'{prefix}.{n}' if prefix else n) for n in near)}?"
-            raise ConfigError(
-                f"{full}: unknown key{hint if near else ''} (allowed: {', '.join(allowed)})"
-            )
+            raise ConfigError(f"{full}: unknown key{hint if near else ''} (allowed: {', '.join(allowed)})")
         model = _model_of(model.model_fields[part].annotation)
 
 
-def _format_error(err: dict[str, Any]) -> str:
+def _format_error(err: Any) -> str:
     loc = [str(p) for p in err.get("loc", ())]
     key = ".".join(loc)
     etype = err.get("type", "")

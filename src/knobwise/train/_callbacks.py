@@ -93,7 +93,9 @@ class EarlyStopping(Callback):
     def on_train_end(self, trainer: Trainer) -> None:
         if self.cfg.restore_best and self.best_state is not None:
             trainer.model.load_state_dict(self.best_state)
-            trainer.log(f"restored the weights of epoch {self.best_epoch + 1} ({self.cfg.monitor} = {self.best:.4g})")
+            trainer.log(
+                f"restored the weights of epoch {self.best_epoch + 1} ({self.cfg.monitor} = {self.best:.4g})"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}

@@ -31,7 +31,9 @@ from knobwise.runs import atomic_save_tensors, atomic_write_text, load_tensors
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "pack_optimizer", "unpack_optimizer"]
 
 
-def save_checkpoint(root: str | Path, epoch: int, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> Path:
+def save_checkpoint(
+    root: str | Path, epoch: int, tensors: dict[str, torch.Tensor], state: dict[str, Any]
+) -> Path:
     """Write checkpoint ``epoch`` (completed epochs) under ``root`` and point ``latest`` at it."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,9 @@ def latest_checkpoint(root: str | Path) -> Path | None:
         if (cand / "state.json").is_file() and (cand / "state.safetensors").is_file():
             return cand
     done = sorted(
-        p for p in root.glob("epoch-*") if (p / "state.json").is_file() and (p / "state.safetensors").is_file()
+        p
+        for p in root.glob("epoch-*")
+        if (p / "state.json").is_file() and (p / "state.safetensors").is_file()
     )
     return done[-1] if done else None
 
@@ -90,7 +94,9 @@ def pack_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor],
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def unpack_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def unpack_optimizer(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
     """Inverse of :func:`pack_optimizer`: load the state into ``opt``."""
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():

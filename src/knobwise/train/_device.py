@@ -41,7 +41,9 @@ def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None
         return torch.bfloat16
     if cfg.precision == "fp16":
         if device.type != "cuda":
-            raise ConfigError(f"train.precision: fp16 needs cuda, got device {device.type} (use bf16 or fp32)")
+            raise ConfigError(
+                f"train.precision: fp16 needs cuda, got device {device.type} (use bf16 or fp32)"
+            )
         return torch.float16
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16

@@ -30,7 +30,9 @@ PerExample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LOSSES: Registry[Callable[[LossConfig, int], PerExample]] = Registry("loss", key="train.loss.name")
 
 
-def register_loss(name: str) -> Callable[[Callable[[LossConfig, int], PerExample]], Callable[[LossConfig, int], PerExample]]:
+def register_loss(
+    name: str,
+) -> Callable[[Callable[[LossConfig, int], PerExample]], Callable[[LossConfig, int], PerExample]]:
     """Decorator registering a per-example loss factory under ``name``."""
     return LOSSES.register(name)
 
@@ -67,7 +69,9 @@ def _bce(cfg: LossConfig, k: int) -> PerExample:
     return fn
 
 
-def class_weights(cfg: LossConfig, classes: list[str], counts: list[int] | None = None) -> torch.Tensor | None:
+def class_weights(
+    cfg: LossConfig, classes: list[str], counts: list[int] | None = None
+) -> torch.Tensor | None:
     """The per-class weight vector of ``cfg.class_weight`` (None when unset)."""
     cw = cfg.class_weight
     if cw is None:

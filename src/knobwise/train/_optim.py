@@ -3,7 +3,8 @@
 Example:
     >>> import torch
     >>> from knobwise.config import OptimizerConfig
-    >>> opt = create_optimizer(OptimizerConfig(name="sgd", lr=0.1, momentum=0.9), [torch.nn.Parameter(torch.zeros(2))])
+    >>> params = [torch.nn.Parameter(torch.zeros(2))]
+    >>> opt = create_optimizer(OptimizerConfig(name="sgd", lr=0.1, momentum=0.9), params)
     >>> type(opt).__name__
     'SGD'
 """

@@ -129,7 +129,9 @@ def _inverse_time(cfg: ScheduleConfig, opt: torch.optim.Optimizer, epochs: int, 
 @register_schedule("exponential")
 def _exponential(cfg: ScheduleConfig, opt: torch.optim.Optimizer, epochs: int, steps: int) -> Schedule:
     if cfg.gamma is None and cfg.decay is None:
-        raise ConfigError("train.schedule: exponential needs gamma (α0·gamma^epoch) or decay (α0·e^(−decay·epoch))")
+        raise ConfigError(
+            "train.schedule: exponential needs gamma (α0·gamma^epoch) or decay (α0·e^(−decay·epoch))"
+        )
     gamma = cfg.gamma if cfg.gamma is not None else math.exp(-float(cfg.decay or 0.0))
     return Schedule(lrs.ExponentialLR(opt, gamma=gamma))
 
