@@ -1,0 +1,32 @@
+"""``knobwise report RUN | STUDY | RUN1 RUN2 ... [--out FILE]``: (re)build the HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+NAME = "report"
+HELP = "build the HTML report of a run or a study, or compare several runs side by side"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="a run directory, a study directory, or two or more runs"
+    )
+    p.add_argument(
+        "--out", help="HTML file to write (default: PATH/report.html; comparison.html for several runs)"
+    )
+    p.add_argument("--json", action="store_true", help="print the written path as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from knobwise.report import write_report
+
+    path = write_report(args.paths, args.out)
+    if args.json:
+        json.dump({"report": str(path)}, sys.stdout)
+        print()
+    else:
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,168 @@
+"""The diagnosis, error-analysis, label-issue and augmentation sections of a run report.
+
+They show what other parts of knobwise compute (``knobwise.diagnose``, ``knobwise
+augment-preview``); the report calls them and lays out their results, and never computes a
+verdict itself. Each part is imported when the report is built: if it is not in this install,
+or it fails on this run, its section says so in one line and the rest of the report stands.
+
+Results are laid out generically (numbers as items, lists of records as tables, text as
+paragraphs), so new keys appear without a change here.
+
+Example:
+    >>> s = Section("d", "Diagnosis")
+    >>> lay_out(s, {"verdict": "high variance", "variance": 11.0, "knobs": [{"knob": "data.augment"}]})
+    >>> s.paragraphs, s.items, s.tables[0].columns
+    (['Verdict: high variance'], [('variance', '11')], ['knob'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib
+import io
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from knobwise.report._figures import ReportFigure
+from knobwise.report._sections import Section, dict_table, fmt
+
+__all__ = [
+    "lay_out",
+    "diagnosis_section",
+    "error_analysis_section",
+    "label_issues_section",
+    "augmentation_section",
+]
+
+#: Keys shown as sentences first, in this order.
+_HEADLINES = ("verdict", "focus")
+_LABEL_ISSUE_FILES = ("label_issues.csv", "errors/label_issues.csv")
+_MAX_ROWS = 25
+
+
+def _as_dict(result: Any) -> Mapping[str, Any]:
+    if isinstance(result, Mapping):
+        return result
+    if hasattr(result, "to_dict"):
+        return result.to_dict()  # type: ignore[no-any-return]
+    if hasattr(result, "__dict__"):
+        return vars(result)
+    return {"result": result}
+
+
+def lay_out(section: Section, result: Any) -> None:
+    """Add a result (a dict or an object with ``to_dict()``) to ``section``: headline keys as
+    sentences, scalars as items, lists of dicts as tables, lists of scalars as one item."""
+    data = _as_dict(result)
+    for key in _HEADLINES:
+        if data.get(key) not in (None, "", []):
+            section.paragraphs.append(f"{key.capitalize()}: {fmt(data[key])}")
+    for key, value in data.items():
+        if key in _HEADLINES:
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            section.tables.append(dict_table(value[:_MAX_ROWS], caption=key.replace("_", " ")))
+        elif isinstance(value, Mapping) and value and all(isinstance(v, Mapping) for v in value.values()):
+            rows = [{"": k, **v} for k, v in value.items()]
+            section.tables.append(dict_table(rows[:_MAX_ROWS], caption=key.replace("_", " ")))
+        else:
+            section.add_items([(key, value if value is not None else None)])
+
+
+def _module(name: str) -> Any | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _first(mod: Any, names: tuple[str, ...]) -> Callable[..., Any] | None:
+    for n in names:
+        fn = getattr(mod, n, None)
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    return None
+
+
+def _call_into(section: Section, what: str, fn: Callable[..., Any] | None, run_dir: Path) -> None:
+    if fn is None:
+        section.note(f"{what}: not available in this install of knobwise.diagnose")
+        return
+    try:
+        lay_out(section, fn(run_dir))
+    except Exception as exc:  # another component's failure must not take the report down
+        section.note(
+            f"{what} could not be computed for this run: {type(exc).__name__}: {exc}".splitlines()[0]
+        )
+
+
+def diagnosis_section(run_dir: Path) -> Section:
+    """Bias / variance / mismatch decomposition, verdict, focus and knobs (``knobwise diagnose``)."""
+    s = Section("diagnosis", "Diagnosis and knobs")
+    mod = _module("knobwise.diagnose")
+    if mod is None:
+        s.note("diagnosis not available: knobwise.diagnose is not installed in this version")
+        return s
+    _call_into(s, "diagnosis", _first(mod, ("diagnose_run", "diagnose")), run_dir)
+    return s
+
+
+def error_analysis_section(run_dir: Path) -> Section:
+    """Which classes and confusions carry the errors (``knobwise errors``)."""
+    s = Section("error-analysis", "Error analysis")
+    mod = _module("knobwise.diagnose")
+    if mod is None:
+        s.note("error analysis not available: knobwise.diagnose is not installed in this version")
+        return s
+    _call_into(
+        s, "error analysis", _first(mod, ("error_analysis", "analyze_errors", "errors_report")), run_dir
+    )
+    return s
+
+
+def label_issues_section(run_dir: Path) -> Section:
+    """The suspected mislabeled examples that ``knobwise errors RUN --label-issues`` saved."""
+    s = Section("label-issues", "Suspected label issues")
+    for name in _LABEL_ISSUE_FILES:
+        path = run_dir / name
+        if path.is_file():
+            with open(path, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+            s.paragraphs.append(f"{len(rows)} suspects in {name}; the top {min(len(rows), _MAX_ROWS)}:")
+            s.tables.append(dict_table(rows[:_MAX_ROWS]))
+            return s
+    s.note("no suspected label issues saved for this run (run `knobwise errors RUN --label-issues`)")
+    return s
+
+
+def augmentation_section(run_dir: Path, config: Mapping[str, Any]) -> Section:
+    """Original images beside augmented ones, from ``knobwise augment-preview`` on the run's config."""
+    s = Section("augmentation", "Augmentation preview")
+    augment = (config.get("data") or {}).get("augment")
+    if not augment or not any(v for v in (augment.values() if isinstance(augment, Mapping) else [augment])):
+        s.paragraphs.append(
+            "No augmentation: the training images are used as they are (data.augment is not set)."
+        )
+        return s
+    from knobwise.cli import COMMANDS, main
+
+    if not any(c.endswith("_augment_preview") for c in COMMANDS):
+        s.note("augmentation preview not available: this install has no `knobwise augment-preview`")
+        return s
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "augment_preview.png"
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            rc = main(["augment-preview", str(run_dir / "config.yaml"), "--n", "16", "--out", str(out)])
+        if rc != 0 or not out.is_file():
+            s.note(f"augment-preview failed (exit {rc}): {sink.getvalue().strip()[-300:]}")
+            return s
+        s.figures.append(
+            ReportFigure(
+                "augment_preview", "Original images beside their augmented versions", out.read_bytes()
+            )
+        )
+    return s

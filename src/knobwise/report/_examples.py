@@ -1,0 +1,169 @@
+"""Per-example evidence for a run report: predictions, the confusion matrix, example images.
+
+Predictions come from the run's ``predictions.npz`` (keys ``{split}_index``, ``{split}_true``,
+``{split}_pred``, ``{split}_proba``). A run written before that file existed gets them from its
+saved model instead, on the same split definition (``prepare_data`` with the run's config and
+seed), so an old run's report still shows its confusion matrix and its mistakes. Images are the
+split's tensors mapped back to pixels with the inverse of the run's normalizer.
+
+Example:
+    >>> import numpy as np
+    >>> proba = np.array([[0.9, 0.1], [0.6, 0.4]])
+    >>> p = SplitPredictions(np.array([0, 1]), np.array([0, 0]), proba, np.arange(2))
+    >>> confusion_from(p, 2).tolist()
+    [[1, 0], [1, 0]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from knobwise.report import _plots
+from knobwise.report._figures import ReportFigure
+
+__all__ = [
+    "SplitPredictions",
+    "predictions_from_npz",
+    "predictions_from_model",
+    "confusion_from",
+    "pixels",
+    "mistakes_grid",
+    "low_confidence_grid",
+]
+
+#: Examples per grid: three rows of eight stay readable at 1280 px.
+GRID_SIZE = 24
+
+
+@dataclass
+class SplitPredictions:
+    """True labels, predicted labels, class probabilities ``(N, K)`` and source positions of one split."""
+
+    true: np.ndarray
+    pred: np.ndarray
+    proba: np.ndarray
+    index: np.ndarray
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """The predicted class's probability per example."""
+        if self.proba.ndim == 2 and len(self.proba):
+            return self.proba[np.arange(len(self.pred)), self.pred]
+        return np.ones(len(self.pred))
+
+
+def predictions_from_npz(npz: dict[str, np.ndarray]) -> dict[str, SplitPredictions]:
+    """The splits stored in a ``predictions.npz`` (as read into a dict)."""
+    out = {}
+    for key in npz:
+        if not key.endswith("_true"):
+            continue
+        split = key[: -len("_true")]
+        true = np.asarray(npz[key]).astype(np.int64)
+        pred = np.asarray(npz.get(f"{split}_pred", np.zeros(0))).astype(np.int64)
+        if len(pred) != len(true):
+            continue
+        proba = np.asarray(npz.get(f"{split}_proba", np.zeros((0, 0))), dtype=float)
+        index = np.asarray(npz.get(f"{split}_index", np.arange(len(true)))).astype(np.int64)
+        out[split] = SplitPredictions(true, pred, proba, index)
+    return out
+
+
+def predictions_from_model(
+    model: torch.nn.Module, data: Any, splits: tuple[str, ...]
+) -> dict[str, SplitPredictions]:
+    """Predictions of ``model`` on ``splits`` of a :class:`~knobwise.data.PreparedData`."""
+    from knobwise.train import predict_logits
+
+    out = {}
+    for name in splits:
+        split = data.splits.get(name)
+        if split is None or len(split) == 0:
+            continue
+        proba = torch.softmax(predict_logits(model, split.x), dim=1).cpu().numpy().astype(float)
+        out[name] = SplitPredictions(
+            split.y.cpu().numpy().astype(np.int64), proba.argmax(axis=1), proba, np.asarray(split.index)
+        )
+    return out
+
+
+def confusion_from(p: SplitPredictions, k: int) -> np.ndarray:
+    """``(K, K)`` counts, true on rows, predicted on columns."""
+    return np.bincount(p.true * k + p.pred, minlength=k * k).reshape(k, k)
+
+
+def pixels(data: Any, split: str, positions: np.ndarray) -> np.ndarray:
+    """Images of ``split`` at ``positions`` as ``(N, C, H, W)`` values in ``[0, 1]``: the
+    normalizer undone (``x * scale + shift``), else each image min-max scaled for display."""
+    x = data.splits[split].x[torch.as_tensor(positions, dtype=torch.long, device=data.splits[split].x.device)]
+    x = x.detach().float().cpu().numpy()
+    norm = getattr(data, "normalizer", None)
+    shift, scale = getattr(norm, "shift", None), getattr(norm, "scale", None)
+    if shift is not None and scale is not None and len(shift) == x.shape[1]:
+        return np.clip(
+            x * np.asarray(scale)[None, :, None, None] + np.asarray(shift)[None, :, None, None], 0, 1
+        )
+    lo = x.min(axis=(1, 2, 3), keepdims=True)
+    span = x.max(axis=(1, 2, 3), keepdims=True) - lo
+    return (x - lo) / np.where(span > 0, span, 1.0)
+
+
+def _positions(data: Any, split: str, index: np.ndarray) -> np.ndarray:
+    """Positions in the prepared split of the examples whose source index is ``index`` (-1: absent)."""
+    where = {int(v): i for i, v in enumerate(np.asarray(data.splits[split].index).tolist())}
+    return np.asarray([where.get(int(v), -1) for v in index], dtype=np.int64)
+
+
+def _grid(
+    data: Any,
+    split: str,
+    p: SplitPredictions,
+    chosen: np.ndarray,
+    classes: list[str],
+    name: str,
+    title: str,
+    conf: bool,
+) -> ReportFigure | None:
+    pos = _positions(data, split, p.index[chosen])
+    keep = pos >= 0
+    if not keep.any():
+        return None
+    chosen, pos = chosen[keep], pos[keep]
+
+    def label(i: int) -> str:
+        return classes[i] if 0 <= i < len(classes) else str(i)
+
+    titles = [
+        f"{label(int(p.true[i]))}:{label(int(p.pred[i]))}" + (f" {p.confidence[i]:.2f}" if conf else "")
+        for i in chosen
+    ]
+    return _plots.example_grid(pixels(data, split, pos), titles, name, title)
+
+
+def mistakes_grid(
+    data: Any, split: str, p: SplitPredictions, classes: list[str]
+) -> tuple[ReportFigure | None, int]:
+    """Misclassified examples, the most confident mistakes first (the likeliest label issues),
+    titled ``true:pred``; and how many mistakes there are."""
+    wrong = np.flatnonzero(p.true != p.pred)
+    order = wrong[np.argsort(-p.confidence[wrong], kind="stable")][:GRID_SIZE]
+    if not len(order):
+        return None, 0
+    title = f"Misclassified {split} examples (true:pred), most confident first"
+    return _grid(data, split, p, order, classes, f"misclassified_{split}", title, False), len(wrong)
+
+
+def low_confidence_grid(
+    data: Any, split: str, p: SplitPredictions, classes: list[str]
+) -> ReportFigure | None:
+    """The examples the model was least sure about (lowest top-1 probability), right or wrong,
+    titled ``true:pred probability``."""
+    if not len(p.true):
+        return None
+    order = np.argsort(p.confidence, kind="stable")[:GRID_SIZE]
+    title = f"Lowest-confidence {split} examples (true:pred top-1 probability)"
+    return _grid(data, split, p, order, classes, f"low_confidence_{split}", title, True)

@@ -1,0 +1,324 @@
+"""The report's plots, each a function of plain data returning a :class:`ReportFigure`.
+
+Run plots: learning curves, confusion-matrix heatmaps, grids of examples. Comparison: curves of
+several runs overlaid. Study plots: optimization history, parallel coordinates, parameter
+importances and the Pareto front. They are drawn with matplotlib directly (not
+``optuna.visualization.matplotlib``, which is experimental, warns on every call and offers no
+control over fonts and palette), all through :mod:`knobwise.report._figures`.
+
+Example:
+    >>> hist = [{"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.4, "lr": 0.1},
+    ...         {"epoch": 2, "loss": 0.5, "accuracy": 0.8, "val_loss": 0.7, "val_accuracy": 0.7, "lr": 0.05}]
+    >>> learning_curves(hist).name
+    'learning_curves'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from knobwise.report._figures import (
+    PALETTE,
+    SEQUENTIAL_CMAP,
+    ReportFigure,
+    color,
+    label_axes,
+    new_figure,
+    styled,
+    to_figure,
+)
+
+__all__ = [
+    "learning_curves",
+    "confusion_heatmaps",
+    "example_grid",
+    "overlaid_curves",
+    "optimization_history",
+    "parallel_coordinates",
+    "importance_bars",
+    "pareto_front",
+]
+
+_TRAIN, _DEV, _LR = PALETTE[0], PALETTE[1], PALETTE[2]
+
+
+def _column(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
+    """A history column as floats; missing or empty cells are NaN (matplotlib leaves gaps)."""
+    out = []
+    for r in rows:
+        v = r.get(key)
+        try:
+            out.append(float(v) if v not in (None, "") else math.nan)
+        except (TypeError, ValueError):
+            out.append(math.nan)
+    return np.asarray(out, dtype=float)
+
+
+def _has(values: np.ndarray) -> bool:
+    return bool(np.isfinite(values).any())
+
+
+def _log_if_wide(ax: Any, values: np.ndarray, axis: str = "y") -> None:
+    """Log scale when positive values span more than a factor of 20 (learning rates, losses)."""
+    v = values[np.isfinite(values)]
+    if v.size and (v > 0).all() and v.max() / v.min() > 20:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+
+
+@styled
+def learning_curves(history: Sequence[Mapping[str, Any]]) -> ReportFigure:
+    """Loss and accuracy per epoch, train vs dev, and the learning rate, side by side; epochs
+    where a knob was changed (``knob_change``) get a dotted vertical line."""
+    epochs = _column(history, "epoch")
+    fig, axes = new_figure(15, 4.2, 1, 3)
+    panels = (("loss", "loss", "val_loss"), ("accuracy", "accuracy", "val_accuracy"))
+    for ax, (what, train_key, dev_key) in zip(axes[0][:2], panels, strict=True):
+        for key, label, col, style in ((train_key, "train", _TRAIN, "-"), (dev_key, "dev", _DEV, "--")):
+            y = _column(history, key)
+            if _has(y):
+                ax.plot(epochs, y, style, marker="o", ms=4, color=col, label=label, lw=2)
+        if what == "loss":
+            _log_if_wide(ax, np.concatenate([_column(history, train_key), _column(history, dev_key)]))
+        label_axes(ax, "epoch", what, f"{what}: train vs dev")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
+    lr_ax = axes[0][2]
+    lr = _column(history, "lr")
+    if _has(lr):
+        lr_ax.plot(epochs, lr, marker="o", ms=4, color=_LR, lw=2)
+        _log_if_wide(lr_ax, lr)
+    label_axes(lr_ax, "epoch", "learning rate", "learning rate per epoch")
+    lr_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for i, r in enumerate(history):
+        if r.get("knob_change"):
+            for ax in axes[0]:
+                ax.axvline(epochs[i], color=PALETTE[6], ls=":", lw=1.5)
+    return to_figure(
+        fig, "learning_curves", "Learning curves", "Loss, accuracy (train vs dev) and learning rate per epoch"
+    )
+
+
+def _tick_style(labels: Sequence[str]) -> dict[str, Any]:
+    """Long class names are slanted so they do not overlap; short ones stay upright and centered."""
+    if max(map(len, labels), default=0) > 2:
+        return {"rotation": 45, "ha": "right", "rotation_mode": "anchor"}
+    return {}
+
+
+def _short(name: str, n: int = 12) -> str:
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
+@styled
+def confusion_heatmaps(cm: np.ndarray, classes: Sequence[str], split: str) -> ReportFigure:
+    """The confusion matrix (true on rows, predicted on columns) as counts and row-normalized
+    (each row divided by the class's examples: the diagonal is per-class recall), annotated."""
+    cm = np.asarray(cm, dtype=np.int64)
+    k = cm.shape[0]
+    rows = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
+    side = min(max(4.5, 0.55 * k + 2), 12)
+    fig, axes = new_figure(2 * side + 1.5, side, 1, 2)
+    labels = [_short(c) for c in classes]
+    for ax, data, title, fmt in (
+        (axes[0][0], cm, f"{split}: counts", "d"),
+        (axes[0][1], norm, f"{split}: row-normalized (recall on the diagonal)", ".2f"),
+    ):
+        im = ax.imshow(data, cmap=SEQUENTIAL_CMAP, vmin=0, interpolation="nearest")
+        ax.grid(False)
+        if k > 20:  # cells too small for numbers: a color scale instead (with numbers it is redundant)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ticks = np.arange(k)
+        ax.set_xticks(ticks, labels, **_tick_style(labels))
+        ax.set_yticks(ticks, labels)
+        label_axes(ax, "predicted class", "true class", title)
+        if k <= 20:  # beyond that the numbers no longer fit in their cells
+            hi = data.max() if data.size else 0
+            for i in range(k):
+                for j in range(k):
+                    v = data[i, j]
+                    text = format(int(v), "d") if fmt == "d" else f"{v:.2f}"
+                    ax.text(
+                        j,
+                        i,
+                        text,
+                        ha="center",
+                        va="center",
+                        fontsize=10 if k <= 12 else 8,
+                        color="black" if hi and v > 0.6 * hi else "white",
+                    )
+    return to_figure(
+        fig,
+        f"confusion_{split}",
+        f"Confusion matrix ({split})",
+        f"Confusion matrix of the {split} split, counts and row-normalized",
+    )
+
+
+def _mosaic(images: np.ndarray, cols: int, pad: int) -> np.ndarray:
+    """Images ``(N, C, H, W)`` tiled into one ``(rows*(H+pad), cols*(W+pad), 3)`` RGB array
+    (white gaps); one image is drawn far faster than one axes per example."""
+    n, c, h, w = images.shape
+    rows = max(1, math.ceil(n / cols))
+    out = np.ones((rows * (h + pad), cols * (w + pad), 3))
+    for i in range(n):
+        img = np.clip(np.asarray(images[i], dtype=float), 0.0, 1.0)
+        rgb = np.repeat(img[:1], 3, axis=0) if c == 1 else img[:3]
+        r, q = divmod(i, cols)
+        out[r * (h + pad) + pad : r * (h + pad) + pad + h, q * (w + pad) : q * (w + pad) + w] = np.moveaxis(
+            rgb, 0, -1
+        )
+    return out
+
+
+@styled
+def example_grid(
+    images: np.ndarray, titles: Sequence[str], name: str, title: str, cols: int = 8
+) -> ReportFigure:
+    """Images ``(N, C, H, W)`` with values in ``[0, 1]`` in a grid, each with its title above it
+    (``"true:pred"``); gray for one channel, RGB for three."""
+    images = np.asarray(images)
+    n, _, h, w = images.shape
+    cols = min(cols, max(n, 1))
+    rows = max(1, math.ceil(n / cols))
+    pad = max(4, h // 3)  # room for each title above its image
+    fig, ax = new_figure(1.75 * cols, 1.9 * rows)
+    ax.imshow(_mosaic(images, cols, pad), interpolation="nearest")
+    ax.axis("off")
+    for i, text in enumerate(titles[:n]):
+        r, q = divmod(i, cols)
+        ax.text(
+            q * (w + pad) + w / 2,
+            r * (h + pad) + pad - 0.6,
+            _short(text, 18),
+            ha="center",
+            va="bottom",
+            fontsize=10,
+        )
+    return to_figure(fig, name, title)
+
+
+@styled
+def overlaid_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> ReportFigure:
+    """Dev loss and dev accuracy per epoch of several runs on shared axes (train dotted)."""
+    fig, axes = new_figure(15, 4.8, 1, 2)
+    for i, (label, hist) in enumerate(histories.items()):
+        epochs = _column(hist, "epoch")
+        for ax, train_key, dev_key in (
+            (axes[0][0], "loss", "val_loss"),
+            (axes[0][1], "accuracy", "val_accuracy"),
+        ):
+            dev, train = _column(hist, dev_key), _column(hist, train_key)
+            if _has(dev):
+                ax.plot(
+                    epochs, dev, "-", marker="o", ms=4, color=color(i), lw=2, label=f"{_short(label, 30)} dev"
+                )
+            if _has(train):
+                ax.plot(epochs, train, ":", color=color(i), lw=1.5, label=f"{_short(label, 30)} train")
+    label_axes(axes[0][0], "epoch", "loss", "loss per epoch (dev solid, train dotted)")
+    label_axes(axes[0][1], "epoch", "accuracy", "accuracy per epoch (dev solid, train dotted)")
+    for ax in axes[0]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=9)
+    return to_figure(fig, "comparison_curves", "Learning curves, overlaid")
+
+
+@styled
+def optimization_history(
+    numbers: Sequence[int], values: Sequence[float], maximize: bool, metric: str
+) -> ReportFigure:
+    """Each completed trial's objective value and the best value so far."""
+    fig, ax = new_figure(10, 4.5)
+    v = np.asarray(values, dtype=float)
+    best = np.maximum.accumulate(v) if maximize else np.minimum.accumulate(v)
+    ax.plot(numbers, v, "o", color=PALETTE[0], ms=6, label="trial")
+    ax.step(numbers, best, where="post", color=PALETTE[3], lw=2, label="best so far")
+    label_axes(ax, "trial number", metric, f"optimization history ({'maximize' if maximize else 'minimize'})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend()
+    return to_figure(fig, "study_history", "Optimization history")
+
+
+def _axis_values(values: Sequence[Any]) -> tuple[np.ndarray, list[str] | None, bool]:
+    """Positions in [0, 1] for one parameter: numbers (log-scaled when positive and spanning more
+    than 100x) or categories (evenly spaced); returns the tick labels of categories."""
+    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
+        x = np.asarray(values, dtype=float)
+        log = bool((x > 0).all() and x.max() / x.min() > 100)
+        x = np.log10(x) if log else x
+        span = x.max() - x.min()
+        return (x - x.min()) / span if span > 0 else np.full(len(x), 0.5), None, log
+    cats = sorted({str(x) for x in values})
+    pos = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
+    return np.asarray([pos[str(x)] for x in values]), cats, False
+
+
+@styled
+def parallel_coordinates(
+    params: Sequence[Mapping[str, Any]], values: Sequence[float], metric: str
+) -> ReportFigure:
+    """One line per trial through its parameter values (each axis scaled to its range; log10
+    where marked), colored by the objective value."""
+    names = sorted({k for p in params for k in p})
+    keep = [i for i, p in enumerate(params) if all(k in p for k in names)]
+    fig, ax = new_figure(max(8, 2.2 * (len(names) + 1)), 5)
+    cols = []
+    labels = []
+    for name in names:
+        pos, cats, log = _axis_values([params[i][name] for i in keep])
+        cols.append(pos)
+        raw = [params[i][name] for i in keep]
+        if cats is None:
+            lo, hi = min(raw), max(raw)
+            labels.append(f"{'log10 ' if log else ''}{name}\n{lo:.3g} … {hi:.3g}")
+        else:
+            labels.append(f"{name}\n{' / '.join(_short(c, 8) for c in cats)}")
+    v = np.asarray([values[i] for i in keep], dtype=float)
+    span = v.max() - v.min() if v.size else 0.0
+    vnorm = (v - v.min()) / span if span > 0 else np.full(len(v), 0.5)
+    cols.append(vnorm)
+    labels.append(f"{metric}\n{v.min():.4g} … {v.max():.4g}" if v.size else metric)
+    cmap = matplotlib.colormaps[SEQUENTIAL_CMAP]
+    xs = np.arange(len(cols))
+    for j in range(len(keep)):
+        ax.plot(xs, [c[j] for c in cols], "-o", color=cmap(vnorm[j]), lw=1.8, ms=4, alpha=0.9)
+    ax.set_xticks(xs, labels, fontsize=10)
+    ax.set_yticks([0, 0.5, 1], ["min", "mid", "max"])
+    label_axes(ax, "parameter (axis scaled to its range)", "position in range", "parallel coordinates")
+    return to_figure(fig, "study_parallel", "Parallel coordinates")
+
+
+@styled
+def importance_bars(importances: Mapping[str, float]) -> ReportFigure:
+    """Parameter importances as horizontal bars, the most important on top."""
+    items = sorted(importances.items(), key=lambda kv: kv[1])
+    fig, ax = new_figure(9, max(2.5, 0.5 * len(items) + 1.2))
+    ax.barh([_short(k, 30) for k, _ in items], [v for _, v in items], color=PALETTE[0])
+    for i, (_, v) in enumerate(items):
+        ax.text(v, i, f" {v:.3f}", va="center", fontsize=10)
+    label_axes(ax, "importance (share of the objective's variance)", "parameter", "parameter importances")
+    return to_figure(fig, "study_importances", "Parameter importances")
+
+
+@styled
+def pareto_front(
+    values: np.ndarray, on_front: np.ndarray, names: Sequence[str], numbers: Sequence[int]
+) -> ReportFigure:
+    """Trials of a two-objective study, the Pareto-optimal ones highlighted and joined."""
+    fig, ax = new_figure(9, 6)
+    v = np.asarray(values, dtype=float)
+    front = np.asarray(on_front, dtype=bool)
+    ax.scatter(v[~front, 0], v[~front, 1], color=PALETTE[5], s=40, label="trial")
+    order = np.argsort(v[front, 0])
+    ax.plot(v[front, 0][order], v[front, 1][order], "-o", color=PALETTE[3], ms=8, lw=2, label="Pareto front")
+    for (x, y), n in zip(v[front], np.asarray(numbers)[front], strict=True):
+        ax.annotate(f"#{n}", (x, y), textcoords="offset points", xytext=(5, 5), fontsize=10)
+    label_axes(ax, names[0], names[1], "Pareto front")
+    ax.legend()
+    return to_figure(fig, "study_pareto", "Pareto front")

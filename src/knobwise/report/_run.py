@@ -1,0 +1,293 @@
+"""The report of one run: ``report.html`` plus its figures as PNG files in the run directory.
+
+Sections, each shown as far as its data exists: the optimizing metric and constraints, metrics
+per split, learning curves, confusion matrices with the classification report, misclassified
+and lowest-confidence examples, diagnosis, error analysis, label issues, augmentation preview,
+model summary and the resolved config.
+
+Example:
+    >>> path = write_run_report("runs/20250101-digits")  # doctest: +SKIP
+    >>> path.name  # doctest: +SKIP
+    'report.html'
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knobwise.report import _diagnosis, _examples, _plots
+from knobwise.report._figures import ReportFigure
+from knobwise.report._render import render_page
+from knobwise.report._sections import Mark, RunArtifacts, Section, Table, fmt
+from knobwise.runs import atomic_write_bytes, atomic_write_text
+
+__all__ = ["write_run_report", "run_sections", "run_header"]
+
+log = logging.getLogger(__name__)
+
+#: Splits whose confusion matrix and examples are shown: dev (where decisions are made), test.
+_EVIDENCE_SPLITS = ("dev", "test")
+_RATE_COLUMNS = ("precision", "recall", "f1", "specificity", "npv")
+
+
+def run_header(art: RunArtifacts) -> list[tuple[str, str]]:
+    """The facts at the top: dataset, model, device, duration, seed, versions, stop reason."""
+    run = art.metrics.get("run") or {}
+    model = art.metrics.get("model") or {}
+    data_cfg = art.config.get("data") or {}
+    model_cfg = art.config.get("model") or {}
+    facts: list[tuple[str, Any]] = [
+        ("dataset", data_cfg.get("dataset") or (art.model_json.get("data") or {}).get("dataset")),
+        ("model", model_cfg.get("name") or ("layer list" if model_cfg.get("layers") else None)),
+        ("parameters", f"{model['params']:,}" if "params" in model else None),
+        ("device", run.get("device")),
+        (
+            "duration",
+            f"{run['duration_s']:.1f} s" if isinstance(run.get("duration_s"), (int, float)) else None,
+        ),
+        ("epochs", run.get("epochs")),
+        ("seed", run.get("seed", art.config.get("seed"))),
+        ("knobwise", run.get("knobwise_version") or art.model_json.get("knobwise_version")),
+        ("torch", run.get("torch_version") or art.model_json.get("torch_version")),
+        ("stopped", run.get("stop_reason")),
+    ]
+    return [(k, fmt(v)) for k, v in facts if v is not None]
+
+
+def _objective(art: RunArtifacts) -> Section:
+    s = Section("objective", "Optimizing metric and constraints")
+    obj = art.metrics.get("objective")
+    if isinstance(obj, dict):
+        s.add_items([("optimizing metric", obj.get("metric")), ("value", obj.get("value"))])
+        cons = obj.get("constraints") or []
+        if cons:
+            rows: list[list[Any]] = [
+                [
+                    str(c.get("expr")),
+                    fmt(c.get("value")),
+                    Mark("met" if c.get("satisfied") else "not met", bool(c.get("satisfied"))),
+                ]
+                for c in cons
+            ]
+            s.tables.append(Table(["constraint", "value", "status"], rows))
+        else:
+            s.paragraphs.append("No satisficing constraints.")
+        return s
+    ev = art.config.get("evaluate") or {}
+    s.add_items(
+        [
+            ("optimizing metric (config)", ev.get("metric")),
+            ("constraints (config)", ev.get("constraints") or "none"),
+        ]
+    )
+    s.note(
+        "metrics.json has no 'objective': this run did not record the metric's value or check the constraints"
+    )
+    return s
+
+
+def _metrics(art: RunArtifacts) -> Section:
+    s = Section("metrics", "Metrics per split")
+    splits = art.splits()
+    if not splits:
+        s.note(f"no metrics: metrics.json {art.missing.get('metrics.json', 'has no split')}")
+        return s
+    cols = ["split", "examples", "loss", "accuracy", "error %", "macro F1", "hmean recall"]
+    rows = []
+    for name in splits:
+        m = art.metrics[name]
+        rows.append(
+            [
+                name,
+                fmt(m.get("n")),
+                fmt(m.get("loss")),
+                fmt(m.get("accuracy")),
+                f"{m['error']:.2f}" if isinstance(m.get("error"), (int, float)) else "undefined",
+                fmt((m.get("macro") or {}).get("f1")) if m.get("macro") else "not recorded",
+                fmt((m.get("hmean") or {}).get("recall")) if m.get("hmean") else "not recorded",
+            ]
+        )
+    s.tables.append(Table(cols, rows))
+    return s
+
+
+def _curves(art: RunArtifacts) -> Section:
+    s = Section("curves", "Learning curves")
+    if not art.history:
+        s.note(f"no learning curves: history.csv {art.missing.get('history.csv', 'is empty')}")
+        return s
+    s.figures.append(_plots.learning_curves(art.history))
+    changes = [f"epoch {int(r['epoch'])}: {r['knob_change']}" for r in art.history if r.get("knob_change")]
+    if changes:
+        s.paragraphs.append("Knob changes (dotted lines): " + "; ".join(changes))
+    return s
+
+
+def _class_report(m: dict[str, Any], cm: np.ndarray, classes: list[str], split: str) -> Table:
+    """The per-class table: the run's recorded rates when metrics.json has them, else precision,
+    recall and F1 from the confusion matrix (0/0 shown as undefined)."""
+    per_class = m.get("per_class") if isinstance(m.get("per_class"), dict) else None
+    support = cm.sum(axis=1)
+    if per_class:
+        cols = [c for c in _RATE_COLUMNS if any(c in (v or {}) for v in per_class.values())]
+        rows: list[list[Any]] = [
+            [str(name), *[fmt((v or {}).get(c)) for c in cols]] for name, v in per_class.items()
+        ]
+        for agg in ("macro", "weighted", "micro", "hmean"):
+            if isinstance(m.get(agg), dict):
+                rows.append([f"{agg} average", *[fmt(m[agg].get(c)) for c in cols]])
+        return Table(["class", *cols], rows, f"Classification report ({split})")
+    tp = np.diag(cm).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = tp / cm.sum(axis=0)
+        recall = tp / support
+        f1 = 2 * precision * recall / (precision + recall)
+    rows = [
+        [
+            classes[i] if i < len(classes) else str(i),
+            fmt(precision[i]),
+            fmt(recall[i]),
+            fmt(f1[i]),
+            str(int(support[i])),
+        ]
+        for i in range(len(cm))
+    ]
+    return Table(["class", "precision", "recall", "f1", "support"], rows, f"Classification report ({split})")
+
+
+def _evidence(
+    art: RunArtifacts, preds: dict[str, _examples.SplitPredictions], data: Any, why: str | None
+) -> list[Section]:
+    cm_sec = Section("confusion", "Confusion matrix and classification report")
+    ex_sec = Section("examples", "Misclassified and lowest-confidence examples")
+    classes = art.classes
+    k = len(classes)
+    for split in _EVIDENCE_SPLITS:
+        m = art.metrics.get(split) if isinstance(art.metrics.get(split), dict) else {}
+        cm = np.asarray(m["confusion_matrix"]) if m and m.get("confusion_matrix") else None
+        p = preds.get(split)
+        if cm is None and p is not None and k:
+            cm = _examples.confusion_from(p, k)
+        if cm is not None and cm.size:
+            cm_sec.figures.append(
+                _plots.confusion_heatmaps(cm, classes or [str(i) for i in range(len(cm))], split)
+            )
+            cm_sec.tables.append(_class_report(m or {}, cm, classes, split))
+        if p is None or data is None or split not in data.splits or ex_sec.figures:
+            continue  # example grids for the first split that has them (dev, where decisions are made)
+        grid, n_wrong = _examples.mistakes_grid(data, split, p, classes)
+        ex_sec.paragraphs.append(f"{split}: {n_wrong} of {len(p.true)} examples misclassified.")
+        for fig in (grid, _examples.low_confidence_grid(data, split, p, classes)):
+            if fig is not None:
+                ex_sec.figures.append(fig)
+    if not cm_sec.figures:
+        cm_sec.note(f"no confusion matrix: {why or 'no dev or test predictions in this run'}")
+    if not ex_sec.figures:
+        ex_sec.note(f"no example images: {why or 'no dev or test predictions or images for this run'}")
+    return [cm_sec, ex_sec]
+
+
+def _model_summary(art: RunArtifacts) -> Section:
+    s = Section("model", "Model summary")
+    layers, shape = art.model_json.get("layers"), art.model_json.get("input_shape")
+    if not layers or not shape:
+        s.note(f"no model summary: model.json {art.missing.get('model.json', 'has no layers')}")
+        return s
+    from knobwise.models import build_from_layers, summarize
+
+    summary = summarize(build_from_layers(layers, tuple(shape), None), tuple(shape))
+    rows = [[r.name, r.type, "x".join(map(str, r.output_shape)), f"{r.params:,}"] for r in summary.layers]
+    s.tables.append(Table(["layer", "type", "output shape", "parameters"], rows))
+    s.add_items(
+        [
+            ("input", "x".join(map(str, shape))),
+            ("total parameters", f"{summary.total_params:,}"),
+            ("trainable", f"{summary.trainable_params:,}"),
+            ("size", f"{summary.size_mb:.3f} MB"),
+            ("depth (layers with weights)", summary.depth),
+        ]
+    )
+    return s
+
+
+def _config(art: RunArtifacts) -> Section:
+    s = Section("config", "Resolved config")
+    if art.config_text is None:
+        s.note(f"no config: config.yaml {art.missing.get('config.yaml')}")
+    else:
+        s.pre = art.config_text
+    return s
+
+
+def _load_evidence(
+    art: RunArtifacts, data: Any, model: Any
+) -> tuple[dict[str, _examples.SplitPredictions], Any, str | None]:
+    """Predictions (from predictions.npz, else from the model) and the prepared data for images."""
+    preds = _examples.predictions_from_npz(art.predictions) if art.predictions else {}
+    try:
+        if data is None:
+            from knobwise.config import config_from_dict
+            from knobwise.data import prepare_data
+
+            cfg = config_from_dict(art.config)
+            data = prepare_data(cfg.data, seed=cfg.seed)
+        if not preds:
+            if model is None:
+                if not (art.root / "model.safetensors").is_file():
+                    return {}, data, "the run has neither predictions.npz nor model.safetensors"
+                from knobwise.experiment import load_trained
+
+                model, _ = load_trained(art.root)
+            preds = _examples.predictions_from_model(model, data, _EVIDENCE_SPLITS)
+    except Exception as exc:  # the data may be gone or the run unfinished: show what can be shown
+        return (
+            preds,
+            None,
+            f"could not rebuild the data or predictions ({type(exc).__name__}: {exc})".splitlines()[0],
+        )
+    return preds, data, None
+
+
+def run_sections(art: RunArtifacts, data: Any = None, model: Any = None) -> list[Section]:
+    """Every section of a run report, in order."""
+    preds, data, why = _load_evidence(art, data, model)
+    return [
+        _objective(art),
+        _metrics(art),
+        _curves(art),
+        *_evidence(art, preds, data, why),
+        _diagnosis.diagnosis_section(art.root),
+        _diagnosis.error_analysis_section(art.root),
+        _diagnosis.label_issues_section(art.root),
+        _diagnosis.augmentation_section(art.root, art.config),
+        _model_summary(art),
+        _config(art),
+    ]
+
+
+def _save_figures(root: Path, sections: list[Section]) -> None:
+    figs: list[ReportFigure] = [f for s in sections for f in s.figures]
+    for f in figs:
+        atomic_write_bytes(root / "figures" / f"{f.name}.png", f.png)
+
+
+def write_run_report(
+    run_dir: str | Path, out: str | Path | None = None, *, data: Any = None, model: Any = None
+) -> Path:
+    """Write the report of ``run_dir`` to ``out`` (default ``RUN/report.html``) and its figures
+    to ``RUN/figures/*.png``; ``data`` and ``model`` are reused when given (end of training)."""
+    from knobwise.runs import open_run
+
+    run = open_run(run_dir)
+    art = RunArtifacts.load(run.root)
+    sections = run_sections(art, data, model)
+    missing = [f"{name} ({why})" for name, why in art.missing.items()]
+    html = render_page(art.name, "run", sections, run_header(art), missing)
+    target = Path(out) if out is not None else run.report
+    atomic_write_text(target, html)
+    _save_figures(run.root, sections)
+    return target
