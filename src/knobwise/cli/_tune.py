@@ -1,0 +1,172 @@
+"""``knobwise tune CONFIG --space SPACE [--sampler ...] [--pruner ...] [--trials N] [--workers N] ...``.
+
+Examples::
+
+    knobwise tune examples/quickstart.yaml --space space.yaml --sampler tpe --pruner median --trials 30
+    knobwise tune cfg.yaml --space space.yaml --objectives accuracy:max latency_ms:min --sampler nsga2
+    knobwise tune cfg.yaml --space space.yaml --storage postgresql+psycopg2://u:p@db/kw --study s1 --workers 4
+    knobwise tune --study s1 --resume
+    knobwise tune --study s1 --top-k 5 --ensemble
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import knobwise.tune  # noqa: F401 - registers study folders as `knobwise select` tables
+from knobwise.errors import ConfigError
+from knobwise.tune._output import fmt_value
+from knobwise.tune._run import TuneRequest, run_study, study_dir_of
+from knobwise.tune._study import read_settings
+from knobwise.tune._workers import STORAGE_ENV
+
+NAME = "tune"
+HELP = "hyperparameter search over a space of config values (Optuna): samplers, pruning, parallel workers"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart)")
+    p.add_argument(
+        "--space", help="search-space YAML: {config.path: {type, low, high, log, step, choices, when}}"
+    )
+    p.add_argument(
+        "--sampler", default="tpe", help="grid | random | tpe | cmaes | nsga2 | gp | qmc (default tpe)"
+    )
+    p.add_argument("--pruner", default="none", help="none | median | successive_halving | hyperband")
+    p.add_argument("--trials", type=int, help="trials per round (default 20; grid: the grid size)")
+    p.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
+    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument(
+        "--storage", help="SQLAlchemy URL (postgresql+psycopg2://...) or journal:PATH (default: SQLite)"
+    )
+    p.add_argument("--study", help="study name (default: <config>-<space>); the folder is studies/NAME")
+    p.add_argument("--out", help="study folder (default studies/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue the study after an interruption")
+    p.add_argument(
+        "--objectives",
+        nargs="+",
+        default=[],
+        metavar="METRIC:max|min",
+        help="several objectives (Pareto front), e.g. accuracy:max latency_ms:min",
+    )
+    p.add_argument(
+        "--refine", type=int, default=1, metavar="R", help="coarse-to-fine: R rounds, each narrowing ranges"
+    )
+    p.add_argument("--top-k", type=int, default=5, metavar="K", help="best trials to show (and to ensemble)")
+    p.add_argument(
+        "--ensemble", action="store_true", help="evaluate the K best trials' models together on dev"
+    )
+    p.add_argument("--seed", type=int, help="sampler seed (default: the config's seed)")
+    p.add_argument(
+        "--heartbeat", type=int, default=10, help="worker heartbeat interval in seconds (RDB storages)"
+    )
+    p.add_argument(
+        "--grace", type=int, default=30, help="seconds without heartbeat before a trial is FAIL and retried"
+    )
+    p.add_argument(
+        "--pruner-startup", type=int, default=3, help="median pruner: complete trials before pruning"
+    )
+    p.add_argument(
+        "--pruner-warmup", type=int, default=0, help="median pruner: epochs before a trial can be pruned"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a base config value (repeatable)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no live table")
+    p.add_argument("--json", action="store_true", help="print study.json as JSON")
+    p.add_argument(
+        "--worker", type=int, help=argparse.SUPPRESS
+    )  # internal: one worker process of --workers N
+
+
+def _print_summary(result: dict[str, Any], top_k: int) -> None:
+    console = Console(highlight=False)
+    best = result.get("best_trials", [])[:top_k]
+    table = Table(title=f"study {result['name']}: best trials ({', '.join(result['objectives'])})")
+    for col in ("#", "value", "params", "epochs", "run"):
+        table.add_column(col)
+    for b in best:
+        params = ", ".join(f"{k}={fmt_value(v)}" for k, v in b["params"].items())
+        table.add_row(
+            str(b["number"]),
+            fmt_value(b.get("values")),
+            params,
+            fmt_value(b.get("epochs")),
+            str(b["run_dir"]),
+        )
+    console.print(table)
+    imp = result.get("importances") or {}
+    if imp:
+        console.print("importance (fANOVA): " + ", ".join(f"{k} {v:.2f}" for k, v in imp.items()))
+    states = result.get("states", {})
+    console.print("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())))
+    if result.get("workers_failed"):
+        console.print(f"[yellow]{result['workers_failed']} worker(s) died; their trials were retried[/]")
+    if best:
+        console.print(f"best config: {result['settings']['study_dir']}/best_config.yaml")
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from knobwise.tune._output import write_results
+    from knobwise.tune._workers import run_worker
+
+    if not args.out:
+        raise ConfigError("--worker needs --out STUDY_DIR")
+    settings = read_settings(study_dir_of(TuneRequest(None, None, out=args.out)))
+    url = os.environ.get(STORAGE_ENV) or settings.storage
+    deadline = time.time() + args.timeout if args.timeout else None
+    run_worker(
+        settings,
+        url,
+        worker=args.worker,
+        deadline=deadline,
+        after_trial=lambda s, t: write_results(s, settings),
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.worker is not None:
+        return _run_worker(args)
+    if args.ensemble:
+        from knobwise.tune._ensemble import ensemble_top_k
+
+        study_dir = study_dir_of(TuneRequest(None, None, study=args.study, out=args.out))
+        if not (study_dir / "study.json").is_file():
+            raise ConfigError(f"--ensemble: no study in {study_dir} (study.json is missing)")
+        result = ensemble_top_k(study_dir, args.top_k, args.storage)
+        if args.json:
+            json.dump(result, sys.stdout, indent=2)
+            print()
+        else:
+            for m in result["members"]:
+                print(f"trial {m['number']}: dev accuracy {m['dev']['accuracy']:.4f}")
+            print(f"ensemble of {result['k']}: dev accuracy {result['dev']['accuracy']:.4f}")
+        return 0
+    req = TuneRequest(
+        config=args.config, space=args.space, sampler=args.sampler, pruner=args.pruner, trials=args.trials,
+        timeout=args.timeout, workers=args.workers, storage=args.storage, study=args.study, out=args.out,
+        resume=args.resume, objectives=args.objectives, refine=args.refine, seed=args.seed,
+        heartbeat=args.heartbeat, grace=args.grace, pruner_startup=args.pruner_startup,
+        pruner_warmup=args.pruner_warmup, overrides=args.overrides, quiet=args.quiet or args.json,
+    )  # fmt: skip
+    result = run_study(req)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        _print_summary(result, args.top_k)
+    return 0 if result.get("best_trials") else 1

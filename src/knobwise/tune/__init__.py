@@ -1,0 +1,76 @@
+"""Hyperparameter search with Optuna: search spaces, samplers, pruners, storages, parallel
+workers, coarse-to-fine rounds, ensembles of the best trials.
+
+A study turns a config plus a search space into trials that are ordinary run directories
+(``studies/<name>/trials/NNNN``); the objective is the config's ``evaluate.metric`` on the dev
+split, and the test split is never loaded while tuning.
+
+Example:
+    >>> from knobwise.tune import parse_space, list_samplers, list_pruners
+    >>> parse_space({"train.batch_size": [16, 32]}).grid()
+    {'train.batch_size': [16, 32]}
+    >>> "tpe" in list_samplers() and "median" in list_pruners()
+    True
+"""
+
+from knobwise.tune._ensemble import average_probabilities, ensemble_top_k
+from knobwise.tune._objective import Objective, Objectives, TrialFailed, trial_dir
+from knobwise.tune._output import best_trials, importances, live_table, write_results
+from knobwise.tune._pruners import PRUNERS, create_pruner, list_pruners, register_pruner
+from knobwise.tune._refine import best_params_of_round, narrow
+from knobwise.tune._rows import is_study_dir, load_study_rows
+from knobwise.tune._run import TuneRequest, parse_objectives, prepare_study, run_study
+from knobwise.tune._samplers import SAMPLERS, create_sampler, list_samplers, register_sampler
+from knobwise.tune._space import (
+    Param,
+    SearchSpace,
+    check_against_config,
+    config_with,
+    load_space,
+    parse_space,
+)
+from knobwise.tune._study import StudySettings, mask_url, open_storage, read_settings, storage_url
+from knobwise.tune._workers import recover_interrupted, run_worker, spawn_workers
+
+__all__ = [
+    "Objective",
+    "Objectives",
+    "PRUNERS",
+    "Param",
+    "SAMPLERS",
+    "SearchSpace",
+    "StudySettings",
+    "TrialFailed",
+    "TuneRequest",
+    "average_probabilities",
+    "best_params_of_round",
+    "best_trials",
+    "check_against_config",
+    "config_with",
+    "create_pruner",
+    "create_sampler",
+    "ensemble_top_k",
+    "importances",
+    "is_study_dir",
+    "list_pruners",
+    "list_samplers",
+    "live_table",
+    "load_space",
+    "load_study_rows",
+    "mask_url",
+    "narrow",
+    "open_storage",
+    "parse_objectives",
+    "parse_space",
+    "prepare_study",
+    "read_settings",
+    "recover_interrupted",
+    "register_pruner",
+    "register_sampler",
+    "run_study",
+    "run_worker",
+    "spawn_workers",
+    "storage_url",
+    "trial_dir",
+    "write_results",
+]

@@ -1,0 +1,153 @@
+"""What a study shows and writes: the live table, the best trial(s), fANOVA importances,
+``study.json`` results and ``best_config.yaml``.
+
+Example:
+    >>> fmt_value(0.98765), fmt_value(None), fmt_value([0.9, 12.5])
+    ('0.9877', '-', '0.9 / 12.5')
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import optuna
+from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+from optuna.trial import FrozenTrial, TrialState
+from rich.table import Table
+
+from knobwise.config import config_from_dict, config_to_yaml, read_yaml
+from knobwise.runs import atomic_write_text
+from knobwise.tune._space import config_with
+from knobwise.tune._study import StudySettings, write_settings
+
+__all__ = [
+    "best_trials",
+    "trial_summary",
+    "importances",
+    "write_results",
+    "write_best_config",
+    "live_table",
+    "fmt_value",
+]
+
+
+def fmt_value(v: Any) -> str:
+    """A short text for a value or a list of values."""
+    if v is None:
+        return "-"
+    if isinstance(v, (list, tuple)):
+        return " / ".join(fmt_value(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _feasible(t: FrozenTrial) -> bool:
+    return all(c <= 0 for c in t.user_attrs.get("constraints", []))
+
+
+def best_trials(study: optuna.Study, k: int = 5) -> list[FrozenTrial]:
+    """The ``k`` best complete trials (one objective; feasible ones first), or the feasible
+    Pareto front (several objectives)."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        return []
+    if len(study.directions) > 1:
+        front = study.best_trials  # the Pareto front
+        return sorted([t for t in front if _feasible(t)] or front, key=lambda t: t.number)
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    return sorted(done, key=lambda t: (not _feasible(t), sign * float(t.values[0]), t.number))[:k]
+
+
+def trial_summary(t: FrozenTrial) -> dict[str, Any]:
+    """The ``best_trials`` entry of ``study.json``."""
+    out: dict[str, Any] = {"number": t.number}
+    if t.values is not None:
+        out["values"] = list(t.values)
+        if len(t.values) == 1:
+            out["value"] = t.values[0]
+    out["params"] = dict(t.params)
+    out["run_dir"] = t.user_attrs.get("run_dir")
+    for key in ("epochs", "duration_s", "params_count", "latency_ms", "constraints", "round"):
+        if key in t.user_attrs:
+            out[key] = t.user_attrs[key]
+    out["feasible"] = _feasible(t)
+    return out
+
+
+def importances(study: optuna.Study) -> dict[str, float]:
+    """fANOVA importances of the parameters for the first objective ({} with too few trials)."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(done) < 2:
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = get_param_importances(
+                study, evaluator=FanovaImportanceEvaluator(seed=0), target=lambda t: float(t.values[0])
+            )
+    except (RuntimeError, ValueError):
+        return {}  # e.g. every parameter constant so far
+    return {k: float(v) for k, v in result.items() if math.isfinite(v)}
+
+
+def write_best_config(settings: StudySettings, best: FrozenTrial | None) -> None:
+    """``best_config.yaml``: the base config with the best trial's parameters, ready to train."""
+    if best is None:
+        return
+    base = read_yaml(settings.dir / "config.yaml")
+    cfg = config_from_dict(config_with(base, dict(best.params)))
+    header = f"# best trial {best.number} of study {settings.name} ({fmt_value(best.values)})\n"
+    atomic_write_text(settings.dir / "best_config.yaml", header + config_to_yaml(cfg))
+
+
+def write_results(
+    study: optuna.Study, settings: StudySettings, *, with_importances: bool = False
+) -> dict[str, Any]:
+    """Rewrite ``study.json`` (best trials, counts, optionally importances) and best_config.yaml."""
+    best = best_trials(study)
+    states: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        states[t.state.name] = states.get(t.state.name, 0) + 1
+    extra: dict[str, Any] = {"best_trials": [trial_summary(t) for t in best], "states": states}
+    if with_importances:
+        extra["importances"] = importances(study)
+    write_settings(settings, extra)
+    write_best_config(settings, best[0] if best else None)
+    return extra
+
+
+def _state_text(t: FrozenTrial) -> str:
+    if t.state == TrialState.PRUNED:
+        return f"PRUNED@{t.user_attrs.get('pruned_epoch', t.last_step)}"
+    return t.state.name
+
+
+def live_table(study: optuna.Study, settings: StudySettings, last: int = 12) -> Table:
+    """The table shown while a study runs: counts, the best so far, and the latest trials."""
+    trials = study.get_trials(deepcopy=False)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    best = best_trials(study, 1)
+    title = f"study {settings.name}: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
+    if best:
+        title += f" | best #{best[0].number} = {fmt_value(best[0].values)}"
+    table = Table(title=title)
+    names = [p for r in settings.rounds[-1:] for p in r["space"]]
+    short = [n.rsplit(".", 1)[-1] for n in names]
+    heads = short if len(set(short)) == len(short) else names  # the last part, when unambiguous
+    for col in ("#", "state", "/".join(settings.objectives), *heads, "epochs", "s"):
+        table.add_column(col, justify="right" if col not in ("state",) else "left", overflow="fold")
+    for t in trials[-last:]:
+        table.add_row(
+            str(t.number),
+            _state_text(t),
+            fmt_value(t.values),
+            *(fmt_value(t.params.get(n)) for n in names),
+            fmt_value(t.user_attrs.get("epochs")),
+            fmt_value(t.user_attrs.get("duration_s")),
+        )
+    return table

@@ -1,0 +1,298 @@
+"""Running a study end to end: validate the request, create / join / resume the study, run its
+rounds with one or more workers while a live table shows progress, then write the results.
+
+Example:
+    >>> req = TuneRequest(config=None, space="space.yaml", trials=4)
+    >>> req.sampler, req.workers
+    ('tpe', 1)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from rich.console import Console
+from rich.live import Live
+
+from knobwise.config import load_config, read_yaml
+from knobwise.errors import ConfigError
+from knobwise.metrics import (
+    check_metric_path,
+    expression_direction,
+    metric_direction,
+    parse_expression,
+    validate_objective,
+)
+from knobwise.runs import atomic_write_text
+from knobwise.tune._output import live_table, write_results
+from knobwise.tune._pruners import PRUNERS
+from knobwise.tune._refine import best_params_of_round, narrow
+from knobwise.tune._samplers import create_sampler
+from knobwise.tune._space import SearchSpace, check_against_config, load_space, parse_space
+from knobwise.tune._study import (
+    StudySettings,
+    create_optuna_study,
+    load_optuna_study,
+    mask_url,
+    open_storage,
+    read_settings,
+    storage_url,
+    write_settings,
+)
+from knobwise.tune._workers import STORAGE_ENV, open_study, recover_interrupted, run_worker, spawn_workers
+
+__all__ = ["TuneRequest", "run_study", "prepare_study", "parse_objectives", "study_dir_of"]
+
+
+@dataclass
+class TuneRequest:
+    """The options of ``knobwise tune`` (see the CLI for their meaning)."""
+
+    config: str | None
+    space: str | None
+    sampler: str = "tpe"
+    pruner: str = "none"
+    trials: int | None = None
+    timeout: float | None = None
+    workers: int = 1
+    storage: str | None = None
+    study: str | None = None
+    out: str | None = None
+    resume: bool = False
+    objectives: list[str] = field(default_factory=list)
+    refine: int = 1
+    seed: int | None = None
+    heartbeat: int = 10
+    grace: int = 30
+    pruner_startup: int = 3
+    pruner_warmup: int = 0
+    overrides: list[str] = field(default_factory=list)
+    quiet: bool = False
+
+
+def parse_objectives(
+    items: list[str], metric: str, direction: str | None = None
+) -> tuple[list[str], list[str]]:
+    """``["accuracy:max", "latency_ms:min"]`` → (metric paths, Optuna directions); none given: the
+    config's ``evaluate.metric`` (any expression) with its direction."""
+    if not items:
+        d = direction or expression_direction(parse_expression(metric, "evaluate.metric"))
+        return [metric], ["maximize" if d.startswith("max") else "minimize"]
+    names, dirs = [], []
+    for item in items:
+        name, _, d = item.partition(":")
+        d = d or metric_direction(name)
+        if d not in ("max", "min", "maximize", "minimize"):
+            raise ConfigError(f"--objectives {item!r}: the direction must be max or min")
+        check_metric_path(name)
+        names.append(name)
+        dirs.append("maximize" if d.startswith("max") else "minimize")
+    return names, dirs
+
+
+def study_dir_of(req: TuneRequest, name: str | None = None) -> Path:
+    """``--out`` or ``studies/<name>``."""
+    if req.out:
+        return Path(req.out)
+    if not (name or req.study):
+        raise ConfigError("name the study: --study NAME or --out DIR")
+    return Path("studies") / str(name or req.study)
+
+
+def _check_request(req: TuneRequest) -> None:
+    checks = [("--trials", req.trials), ("--workers", req.workers), ("--refine", req.refine)]
+    checks += [("--heartbeat", req.heartbeat), ("--grace", req.grace)]
+    for key, value in checks:
+        if value is not None and value < 1:
+            raise ConfigError(f"{key} must be >= 1, got {value}")
+    if req.timeout is not None and req.timeout <= 0:
+        raise ConfigError(f"--timeout must be > 0 seconds, got {req.timeout:g}")
+    if req.grace <= req.heartbeat:
+        raise ConfigError(f"--grace ({req.grace} s) must be longer than --heartbeat ({req.heartbeat} s)")
+
+
+def _resume(req: TuneRequest) -> tuple[StudySettings, str]:
+    study_dir = study_dir_of(req)
+    if not (study_dir / "study.json").is_file():
+        raise ConfigError(
+            f"--resume: no study in {study_dir} (study.json is missing); start it without --resume"
+        )
+    settings = read_settings(study_dir)
+    url = req.storage or os.environ.get(STORAGE_ENV) or settings.storage
+    if "***" in url:
+        raise ConfigError(f"--resume: the storage {url} needs its password: pass --storage URL")
+    study = load_optuna_study(open_storage(url, settings.heartbeat, settings.grace), settings.name)
+    recover_interrupted(study)
+    if req.trials is not None:
+        settings.n_trials = req.trials
+    return settings, url
+
+
+def prepare_study(req: TuneRequest) -> tuple[StudySettings, str]:
+    """Validate everything, then create (or join) the study and its directory; returns the settings
+    and the real storage URL. Bad input raises :class:`ConfigError` before anything is written."""
+    _check_request(req)
+    if req.resume:
+        return _resume(req)
+    if not req.space:
+        raise ConfigError("--space SPACE is required (a YAML search space), or --resume a study")
+    cfg = load_config(req.config, req.overrides)
+    base = cfg.model_dump(mode="json")
+    space = load_space(req.space)
+    check_against_config(space, base)
+    objectives, directions = parse_objectives(req.objectives, cfg.evaluate.metric, cfg.evaluate.direction)
+    validate_objective(cfg.evaluate.metric, cfg.evaluate.constraints, cfg.evaluate.direction)
+    PRUNERS.get(req.pruner)
+    if req.pruner != "none" and len(objectives) > 1:
+        raise ConfigError(f"--pruner {req.pruner}: pruning needs a single objective (use --pruner none)")
+    n_trials = req.trials or (space.grid_size() if req.sampler == "grid" else 20)
+    create_sampler(req.sampler, space=space, n_objectives=len(objectives), n_trials=n_trials)  # checks early
+    if req.refine > 1 and req.sampler == "grid":
+        raise ConfigError(
+            "--refine narrows numeric ranges; the grid sampler has none (use random, tpe, qmc, ...)"
+        )
+    name = req.study or f"{Path(req.config).stem if req.config else 'quickstart'}-{Path(req.space).stem}"
+    study_dir = study_dir_of(req, name)
+    url = storage_url(req.storage, study_dir)
+    settings = StudySettings(
+        name=name,
+        study_dir=str(study_dir),
+        storage=mask_url(url),
+        objectives=objectives,
+        directions=directions,
+        constraints=list(cfg.evaluate.constraints),
+        metric=cfg.evaluate.metric,
+        sampler=req.sampler,
+        pruner=req.pruner,
+        n_trials=n_trials,
+        timeout=req.timeout,
+        seed=cfg.seed if req.seed is None else req.seed,
+        heartbeat=req.heartbeat,
+        grace=req.grace,
+        pruner_startup=req.pruner_startup,
+        pruner_warmup=req.pruner_warmup,
+        epochs=cfg.train.epochs,
+        refine=req.refine,
+        rounds=[{"index": 0, "space": space.to_dict(), "n_trials": n_trials}],
+    )
+    if (study_dir / "study.json").is_file():
+        return _join(settings, url, base, space)
+    created = not study_dir.exists()
+    study_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        storage = open_storage(url, settings.heartbeat, settings.grace)
+        create_optuna_study(storage, settings, None, None)
+    except BaseException:
+        if created:
+            shutil.rmtree(study_dir, ignore_errors=True)  # nothing half-written
+        raise
+    atomic_write_text(study_dir / "config.yaml", _yaml(base))
+    atomic_write_text(study_dir / "space.yaml", space.to_yaml())
+    write_settings(settings)
+    return settings, url
+
+
+def _yaml(data: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+
+
+def _join(
+    settings: StudySettings, url: str, base: dict[str, Any], space: SearchSpace
+) -> tuple[StudySettings, str]:
+    """The study directory exists: the same config and space join it (another worker or machine)."""
+    old = read_settings(settings.dir)
+    same = read_yaml(settings.dir / "config.yaml") == base and old.rounds[0]["space"] == space.to_dict()
+    if not same or old.name != settings.name:
+        raise ConfigError(
+            f"{settings.dir}: holds study {old.name!r} with a different config or space; "
+            "continue it with --resume, or pick a new --study / --out"
+        )
+    load_optuna_study(open_storage(url, old.heartbeat, old.grace), old.name)
+    return old, url
+
+
+def _run_round(
+    settings: StudySettings, url: str, workers: int, deadline: float | None, quiet: bool
+) -> list[int]:
+    """Run the current round to its budget; returns the exit codes of spawned workers."""
+    study = open_study(settings, url)
+    stop = threading.Event()
+    console = Console(stderr=True)
+    live = None if quiet else Live(live_table(study, settings), console=console, auto_refresh=False)
+
+    def refresh() -> None:
+        while not stop.wait(1.0):
+            if live is not None:
+                live.update(live_table(study, settings), refresh=True)
+
+    def after_trial(s: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
+        write_results(s, settings)
+
+    codes: list[int] = []
+    thread = threading.Thread(target=refresh, daemon=True)
+    if live is not None:
+        live.start()
+    thread.start()
+    try:
+        if workers == 1:
+            run_worker(settings, url, deadline=deadline, after_trial=after_trial)
+        else:
+            timeout = None if deadline is None else max(deadline - time.time(), 1.0)
+            procs = spawn_workers(settings, url, workers, timeout)
+            try:
+                codes = [p.wait() for p in procs]
+            finally:
+                for p in procs:
+                    if p.poll() is None:
+                        p.terminate()
+    finally:
+        stop.set()
+        thread.join()
+        if live is not None:
+            live.update(live_table(study, settings), refresh=True)
+            live.stop()
+    return codes
+
+
+def run_study(req: TuneRequest) -> dict[str, Any]:
+    """Run (or resume) a study; returns the final ``study.json`` content."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings, url = prepare_study(req)
+    timeout = req.timeout if req.timeout is not None else settings.timeout
+    deadline = time.time() + timeout if timeout else None
+    worker_codes: list[int] = []
+    while True:
+        r = len(settings.rounds) - 1
+        worker_codes += _run_round(settings, url, req.workers, deadline, req.quiet)
+        study = open_study(settings, url)
+        best = best_params_of_round(study, r)
+        settings.rounds[r]["best"] = best[:3]
+        if r + 1 >= settings.refine or not best or (deadline is not None and time.time() >= deadline):
+            break
+        space = parse_space(settings.rounds[r]["space"], f"round {r} space")
+        nxt = narrow(space, best)
+        settings.rounds.append({"index": r + 1, "space": nxt.to_dict(), "n_trials": settings.n_trials})
+        write_settings(settings)
+    result = write_results(study, settings, with_importances=True)
+    dead = [c for c in worker_codes if c != 0]
+    return {
+        **read_settings_json(settings),
+        "worker_exit_codes": worker_codes,
+        "workers_failed": len(dead),
+        **result,
+    }
+
+
+def read_settings_json(settings: StudySettings) -> dict[str, Any]:
+    from knobwise.runs import read_json
+
+    return read_json(settings.dir / "study.json")

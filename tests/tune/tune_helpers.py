@@ -1,0 +1,55 @@
+"""Fixtures for the tuning tests: a tiny base config (digits, MLP, 1-2 epochs) and spaces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+#: Tiny trials: bundled digits, a subset, a small MLP.
+TINY = [
+    "model.name=mlp",
+    "model.options.hidden=[32]",
+    "data.limit=300",
+    "train.epochs=2",
+    "train.batch_size=32",
+]
+
+
+def write_space(tmp_path: Path, space: dict, name: str = "space.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(space), encoding="utf-8")
+    return str(path)
+
+
+def tiny_args(*extra: str) -> list[str]:
+    out: list[str] = []
+    for item in [*TINY, *extra]:
+        out += ["--set", item]
+    return out
+
+
+@pytest.fixture
+def lr_space(tmp_path: Path) -> str:
+    return write_space(
+        tmp_path,
+        {
+            "train.optimizer.lr": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True},
+            "train.batch_size": [16, 32],
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL test database (``.ci/postgres.sh`` starts one and prints the URL)."""
+    url = os.environ.get("KNOBWISE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail(
+            "KNOBWISE_TEST_POSTGRES_URL is not set: start a server with `eval $(.ci/postgres.sh)` "
+            "(CI does this in .ci/run)",
+            pytrace=False,
+        )
+    return url
