@@ -102,7 +102,7 @@ class Trainer:
         self.amp_dtype = autocast_dtype(cfg, self.device)
         self.channels_last = use_channels_last(cfg, self.device)
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.model = model.to(self.device, memory_format=memory_format)
+        self.model = model.to(self.device, memory_format=memory_format)  # type: ignore[call-overload]
         self.forward: Callable[[torch.Tensor], torch.Tensor] = (
             torch.compile(self.model) if cfg.compile else self.model  # type: ignore[assignment]
         )
@@ -131,6 +131,10 @@ class Trainer:
         # Per-layer gradient norms, summed over the epoch's steps on the device (read once per epoch).
         self._grad_layers, self._grad_params, self._grad_owner = _layer_groups(self.model, self.device)
         self._grad_sum = torch.zeros(len(self._grad_layers), device=self.device)
+        # Norms are sampled on ~16 evenly spaced steps per epoch: the per-step cost of a handful of
+        # small kernels would otherwise be a measurable share of a small model's step.
+        self._grad_every = max(1, self.steps_per_epoch // 16)
+        self._grad_samples = len(range(0, self.steps_per_epoch, self._grad_every))
 
     # -- logging ---------------------------------------------------------------------------------
     def log(self, line: str) -> None:
@@ -171,24 +175,23 @@ class Trainer:
                 self.scaler.scale(loss).backward()
                 if self.cfg.clip_grad_norm or self.cfg.grad_stats:
                     self.scaler.unscale_(self.optimizer)  # norms and clipping need the true gradients
-                self._after_backward()
+                self._after_backward(step)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
                 loss.backward()
-                self._after_backward()
+                self._after_backward(step)
                 self.optimizer.step()
             self.schedule.step_batch()
-            bs = idx.shape[0]
-            loss_sum += loss.detach() * bs
+            loss_sum.add_(loss.detach(), alpha=idx.shape[0])
             correct += (logits.detach().argmax(1) == (yb if yb.ndim == 1 else yb.argmax(1))).sum()
             if step % report_every == 0:
                 self.progress.advance(report_every if step else 1)
         return loss_sum / n, correct.float() / n
 
-    def _after_backward(self) -> None:
-        """Add each layer's gradient norm to the epoch sums (no host sync), then clip if asked."""
-        if self.cfg.grad_stats and self._grad_params:
+    def _after_backward(self, step: int) -> None:
+        """On sampled steps add each layer's gradient norm to the epoch sums (no host sync); clip."""
+        if self.cfg.grad_stats and self._grad_params and step % self._grad_every == 0:
             zero = self._grad_sum.new_zeros(())
             grads = [p.grad if p.grad is not None else zero for p in self._grad_params]
             norms = torch.stack(torch._foreach_norm(grads)).float()
@@ -220,7 +223,7 @@ class Trainer:
             val = self.validate()
             # The one host synchronization of the epoch: read all the numbers together.
             head = torch.stack([loss_t, acc_t, *(val if val is not None else [])])
-            grad_means = self._grad_sum / self.steps_per_epoch if self.cfg.grad_stats else self._grad_sum[:0]
+            grad_means = self._grad_sum / self._grad_samples if self.cfg.grad_stats else self._grad_sum[:0]
             stacked = torch.cat([head, grad_means]).tolist()
             logs: dict[str, Any] = {"epoch": epoch + 1, "loss": stacked[0], "accuracy": stacked[1]}
             if val is not None:

@@ -25,7 +25,8 @@ from knobwise.registry import Registry
 
 __all__ = ["Loss", "LOSSES", "create_loss", "list_losses", "register_loss", "class_weights"]
 
-PerExample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: fn(logits, y, reduction) with reduction "none" (per-example losses) or "mean".
+PerExample = Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]
 #: ``train.loss.name`` → factory(cfg, num_classes) returning per-example loss fn(logits, y).
 LOSSES: Registry[Callable[[LossConfig, int], PerExample]] = Registry("loss", key="train.loss.name")
 
@@ -45,7 +46,7 @@ def list_losses(pattern: str = "*") -> list[str]:
 @register_loss("cross_entropy")
 def _cross_entropy(cfg: LossConfig, k: int) -> PerExample:
     s = cfg.label_smoothing
-    return lambda logits, y: F.cross_entropy(logits.float(), y, reduction="none", label_smoothing=s)
+    return lambda logits, y, red: F.cross_entropy(logits.float(), y, reduction=red, label_smoothing=s)
 
 
 @register_loss("multiclass_hinge")
@@ -53,7 +54,7 @@ def _hinge(cfg: LossConfig, k: int) -> PerExample:
     # Crammer-Singer style sum over wrong classes of max(0, margin − s_y + s_j), divided by K as in
     # torch.nn.MultiMarginLoss.
     m = cfg.margin
-    return lambda logits, y: F.multi_margin_loss(logits.float(), y, margin=m, reduction="none")
+    return lambda logits, y, red: F.multi_margin_loss(logits.float(), y, margin=m, reduction=red)
 
 
 @register_loss("binary_cross_entropy")
@@ -62,9 +63,10 @@ def _bce(cfg: LossConfig, k: int) -> PerExample:
     # toward 1/2.
     s = cfg.label_smoothing
 
-    def fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def fn(logits: torch.Tensor, y: torch.Tensor, red: str) -> torch.Tensor:
         target = F.one_hot(y, logits.shape[1]).float() * (1 - s) + s / 2
-        return F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none").mean(1)
+        per = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none").mean(1)
+        return per.mean() if red == "mean" else per
 
     return fn
 
@@ -111,9 +113,9 @@ class Loss:
     def __call__(
         self, logits: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
-        per = self.per_example(logits, y)
         if self.weight is None and sample_weight is None:
-            return per.mean()
+            return self.per_example(logits, y, "mean")  # one fused kernel on the hot path
+        per = self.per_example(logits, y, "none")
         w = self.weight[y] if self.weight is not None else torch.ones_like(per)
         if sample_weight is not None:
             w = w * sample_weight
