@@ -230,15 +230,15 @@ class Trainer:
                 logs["val_loss"], logs["val_accuracy"] = stacked[2], stacked[3]
             logs["lr"] = lr
             logs["time"] = time.perf_counter() - start
-            logs.update(zip([f"grad_norm/{n}" for n in self._grad_layers], stacked[len(head) :]))
+            logs.update(zip([f"grad_norm/{n}" for n in self._grad_layers], stacked[len(head) :], strict=True))
             if self.note:
                 logs["knob_change"], self.note = self.note, None
             if not math.isfinite(logs["loss"]):
                 self.progress.end_epoch(epoch, logs)
                 kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "no checkpoint was written"
                 raise TrainingError(
-                    f"non-finite training loss ({logs['loss']}) in epoch {epoch + 1}; training stopped, {kept}. "
-                    "Lower train.optimizer.lr, or set train.clip_grad_norm"
+                    f"non-finite training loss ({logs['loss']}) in epoch {epoch + 1}; training stopped, "
+                    f"{kept}. Lower train.optimizer.lr, or set train.clip_grad_norm"
                 )
             self.schedule.step_epoch(logs)
             for cb in self.callbacks:
