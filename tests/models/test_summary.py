@@ -9,18 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-import knobwise.cli
 from knobwise.cli import main
 from knobwise.config import ModelConfig
 from knobwise.models import build_model, summarize
 
 KEYS = ["layers", "total_params", "trainable_params", "non_trainable_params", "size_mb", "depth"]
-
-
-@pytest.fixture(autouse=True)
-def only_summary_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    # test this command on its own, independent of the other subcommands' imports
-    monkeypatch.setattr(knobwise.cli, "COMMANDS", ["knobwise.cli._summary"])
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
