@@ -24,8 +24,15 @@ import torch
 import yaml
 
 import knobwise
-from knobwise.config import ExperimentConfig, apply_overrides, config_from_dict, config_to_yaml, read_yaml
-from knobwise.data import PreparedData, prepare_data
+from knobwise.config import (
+    ExperimentConfig,
+    TTAConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_yaml,
+    read_yaml,
+)
+from knobwise.data import PreparedData, predict_tta, prepare_data, training_knobs
 from knobwise.errors import KnobwiseError, RunError
 from knobwise.metrics import (
     check_objective,
@@ -92,6 +99,7 @@ def evaluate_splits(
     amp_dtype: torch.dtype | None = None,
     predictions: dict[str, dict[str, Any]] | None = None,
     splits: Sequence[str] | None = None,
+    tta: TTAConfig | None = None,
 ) -> dict[str, Any]:
     """Loss, accuracy, error and the full metric family on every split of ``data`` (eval mode),
     and per source (``"sources": {tag: {...}}``) when a split has source tags.
@@ -103,7 +111,12 @@ def evaluate_splits(
     for name, split in data.splits.items():
         if len(split) == 0 or (splits is not None and name not in splits):
             continue
-        logits = predict_logits(model, split.x, amp_dtype=amp_dtype)
+        if tta is not None:  # evaluate.tta: log of the view-averaged probabilities serve as logits
+            logits = predict_tta(
+                lambda v: predict_logits(model, v, amp_dtype=amp_dtype), split.x, tta, data.normalizer
+            )
+        else:
+            logits = predict_logits(model, split.x, amp_dtype=amp_dtype)
         out[name] = logits_metrics(logits, split.y, data.classes)
         if split.groups is not None:
             groups = split.groups.astype(str)
@@ -178,6 +191,7 @@ def _train_in(
     callbacks: Sequence[Callback],
 ) -> RunResult:
     started = time.time()
+    knobs = training_knobs(cfg.data, cfg.train.loss, data)  # augmentation, balance, sample weights
     trainer = Trainer(
         model,
         data,
@@ -187,6 +201,9 @@ def _train_in(
         checkpoint_dir=run.checkpoint,
         quiet=quiet,
         log=run.log_line,
+        batch_transform=knobs.batch_transform,
+        sample_weight=knobs.sample_weight,
+        index_sampler=knobs.index_sampler,
     )
     if resuming:
         trainer.load_checkpoint(run.checkpoint)
@@ -196,7 +213,7 @@ def _train_in(
             trainer.stop_reason = None  # more epochs were asked for: an early stop is lifted
         trainer.log(f"resumed {run.root} at epoch {trainer.epoch}")
     else:
-        for line in data.describe():
+        for line in [*data.describe(), *knobs.lines]:
             trainer.log(line)
         from knobwise.diagnose import find_leakage  # diagnose sits above train; imported late
 
@@ -214,7 +231,9 @@ def _train_in(
     atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
     atomic_write_json(run.model_json, _model_json(cfg, data, layers))
     predictions: dict[str, dict[str, Any]] = {}
-    metrics = evaluate_splits(trainer.model, data, trainer.amp_dtype, predictions=predictions)
+    metrics = evaluate_splits(
+        trainer.model, data, trainer.amp_dtype, predictions=predictions, tta=cfg.evaluate.tta
+    )
     summary = summarize(trainer.model, data.input_shape)
     metrics["model"] = {"params": summary.total_params, "size_mb": summary.size_mb, "depth": summary.depth}
     metrics["run"] = {

@@ -7,6 +7,15 @@ Example:
     2
 """
 
+from knobwise.config._augment import (
+    AugmentConfig,
+    BalanceConfig,
+    ExpandConfig,
+    MixConfig,
+    SampleWeightConfig,
+    SourceConfig,
+    TTAConfig,
+)
 from knobwise.config._data import DataConfig, SplitConfig
 from knobwise.config._evaluate import EvaluateConfig
 from knobwise.config._experiment import ExperimentConfig
@@ -29,6 +38,13 @@ from knobwise.config._train import (
 )
 
 __all__ = [
+    "AugmentConfig",
+    "BalanceConfig",
+    "ExpandConfig",
+    "MixConfig",
+    "SampleWeightConfig",
+    "SourceConfig",
+    "TTAConfig",
     "DataConfig",
     "EarlyStoppingConfig",
     "EvaluateConfig",

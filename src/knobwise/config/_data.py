@@ -6,7 +6,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from knobwise.config._augment import (
+    AugmentConfig,
+    BalanceConfig,
+    ExpandConfig,
+    SampleWeightConfig,
+    SourceConfig,
+)
 from knobwise.config._base import Section
+from knobwise.registry import closest
 
 
 class SplitConfig(Section):
@@ -24,6 +32,9 @@ class SplitConfig(Section):
     train_dev: float = Field(0.0, ge=0.0, lt=1.0)
     stratify: bool = True
     own_test: bool = True
+    by_source: dict[Literal["train", "dev", "test"], list[str]] | None = Field(
+        None, description="multi-source data: the sources that make each split, e.g. {train: [hq], dev: [lq]}"
+    )
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitConfig:
@@ -52,3 +63,34 @@ class DataConfig(Section):
     normalize: Literal["standardize", "minmax", "none"] = "standardize"
     exclude: str | None = Field(None, description="CSV of examples to drop (columns id or index)")
     relabel: str | None = Field(None, description="CSV of corrected labels (id or index, and label)")
+    augment: AugmentConfig | None = Field(None, description="on-device augmentation of the training split")
+    expand: ExpandConfig | None = Field(None, description="offline expansion of the training split")
+    balance: BalanceConfig | None = Field(
+        None, description="oversample | undersample | class_weight | augment_minority"
+    )
+    sample_weight: SampleWeightConfig | None = Field(None, description="per-example weights in the cost")
+    sources: list[SourceConfig] | None = Field(None, description="a dataset made of several tagged sources")
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> DataConfig:
+        names = [s.name for s in self.sources or []]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"data.sources: the name {dup[0]!r} is used twice; source names must be unique")
+        by = self.split.by_source
+        if by is None:
+            return self
+        if not names:
+            raise ValueError("data.split.by_source needs data.sources (named sources to place)")
+        for split, listed in by.items():
+            for name in listed:
+                if name not in names:
+                    near = closest(name, names)
+                    hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+                    raise ValueError(
+                        f"data.split.by_source.{split}: unknown source {name!r}{hint} "
+                        f"(sources: {', '.join(names)})"
+                    )
+        if not by.get("train"):
+            raise ValueError("data.split.by_source must name the sources of train")
+        return self

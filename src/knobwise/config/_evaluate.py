@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from knobwise.config._augment import TTAConfig
 from knobwise.config._base import Section
 
 
@@ -12,3 +13,4 @@ class EvaluateConfig(Section):
 
     metric: str = "accuracy"
     constraints: list[str] = Field(default_factory=list)
+    tta: TTAConfig | None = Field(None, description="test-time augmentation: {flips: true, shifts: 1}")

@@ -13,16 +13,41 @@ Example:
 
 # Importing the source modules registers them in SOURCES.
 from knobwise.data import _arrays, _cifar10, _digits, _folder, _mnist  # noqa: F401
+
+# The data knobs (issue 3): augmentation, expansion, balance, weights, multi-source, TTA.
+from knobwise.data._augment import AugmentPipeline, affine_matrices, fill_values, warp
+from knobwise.data._balance import ClassSampler, balanced_weights, imbalance_line
 from knobwise.data._batches import epoch_batches, num_batches
 from knobwise.data._cache import cache_dir, extract_tar
 from knobwise.data._cifar10 import safe_unpickle
+from knobwise.data._expand import expand_split, shift_copies
+from knobwise.data._knobs import TrainingKnobs, training_knobs
+from knobwise.data._mix import mix_batch, sample_beta
 from knobwise.data._mnist import MNIST_FILES, read_idx
 from knobwise.data._normalize import NORMALIZE_MODES, Normalizer
 from knobwise.data._prepare import SPLIT_ORDER, PreparedData, SplitData, prepare_data
 from knobwise.data._source import SOURCES, Source, default_root, list_sources, load_source, register_source
+from knobwise.data._sources_multi import load_sources
 from knobwise.data._split import LIMIT_SEED, SplitPlan, class_counts, plan_splits, stratified_subset
+from knobwise.data._tta import predict_tta, tta_views
 
 __all__ = [
+    "AugmentPipeline",
+    "ClassSampler",
+    "TrainingKnobs",
+    "affine_matrices",
+    "balanced_weights",
+    "expand_split",
+    "fill_values",
+    "imbalance_line",
+    "load_sources",
+    "mix_batch",
+    "predict_tta",
+    "sample_beta",
+    "shift_copies",
+    "training_knobs",
+    "tta_views",
+    "warp",
     "LIMIT_SEED",
     "MNIST_FILES",
     "NORMALIZE_MODES",

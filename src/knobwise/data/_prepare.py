@@ -17,7 +17,7 @@ from knobwise.config import DataConfig
 from knobwise.data._cleaning import apply_cleaning
 from knobwise.data._normalize import Normalizer
 from knobwise.data._source import Source, load_source
-from knobwise.data._split import LIMIT_SEED, class_counts, plan_splits, stratified_subset
+from knobwise.data._split import LIMIT_SEED, class_counts, stratified_subset
 from knobwise.errors import DataError
 
 __all__ = ["SplitData", "PreparedData", "prepare_data", "SPLIT_ORDER"]
@@ -36,6 +36,7 @@ class SplitData:
         ids: per-example identifiers (file path, index in the original files) or None.
         groups: per-example source tag or None.
         from_test_set: whether the examples come from the dataset's own test set.
+        weight: ``float32`` ``(N,)`` per-example weights (``data.sample_weight``) or None.
     """
 
     x: torch.Tensor
@@ -44,6 +45,7 @@ class SplitData:
     ids: np.ndarray | None = None
     groups: np.ndarray | None = None
     from_test_set: bool = False
+    weight: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -81,6 +83,9 @@ class PreparedData:
         if skipped:
             lines.append("  skipped: " + ", ".join(f"{n} {what}" for what, n in sorted(skipped.items())))
         lines.extend(f"  warning: {w}" for w in self.warnings)
+        from knobwise.data._knobs import imbalance_lines  # the data knobs import this module
+
+        lines.extend(f"  {line}" for line in [*imbalance_lines(self), *self.meta.get("notes", [])])
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,7 +143,10 @@ def prepare_data(
     ((1, 8, 8), 10)
     """
     device = torch.device(device)
-    src = load_source(cfg)
+    from knobwise.data._knobs import build_train_knobs, plan_pool, split_weights
+    from knobwise.data._sources_multi import load_sources
+
+    src = load_sources(cfg) if cfg.sources else load_source(cfg)
     _check_source(src, cfg.dataset)
     k = len(src.classes)
     warnings: list[str] = []
@@ -153,7 +161,7 @@ def prepare_data(
             src.y_test, cfg.test_limit, LIMIT_SEED, "data.test_limit", cfg.split.stratify
         )
         warnings += w
-    plan = plan_splits(src.y[keep], src.y_test[keep_t] if use_test else None, cfg.split, seed)  # type: ignore[index]
+    plan = plan_pool(cfg, src, keep, src.y_test[keep_t] if use_test else None, seed)  # type: ignore[index]
     warnings += plan.warnings
 
     # Positions into the source pool / own test set for every split.
@@ -167,6 +175,7 @@ def prepare_data(
         where, src, cleaned = apply_cleaning(cfg, where, src)
         warnings += cleaned
 
+    weights = split_weights(cfg, src, where)
     pixel_max = _pixel_max(src)
     normalizer = Normalizer.fit(src.x[where["train"][0]], cfg.normalize, pixel_max)
     splits: dict[str, SplitData] = {}
@@ -188,7 +197,12 @@ def prepare_data(
             groups=_take(src.groups_test if test_side else src.groups, idx),
             from_test_set=test_side,
         )
+        if name in weights:
+            splits[name].weight = torch.from_numpy(weights[name].astype(np.float32)).to(device)
         counts[name] = class_counts(y_np[idx], k)
+    train_counts, notes = build_train_knobs(cfg, splits, normalizer, k, seed)
+    if train_counts is not None:
+        counts["train"] = train_counts
     c, h, w_ = src.x.shape[1:]
     return PreparedData(
         dataset=cfg.dataset,
@@ -198,5 +212,5 @@ def prepare_data(
         normalizer=normalizer,
         class_counts=counts,
         warnings=warnings,
-        meta=dict(src.meta),
+        meta={**src.meta, "notes": notes},
     )

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from knobwise.config import TrainConfig
-from knobwise.data import PreparedData, epoch_batches
+from knobwise.data import ClassSampler, PreparedData, epoch_batches
 from knobwise.errors import TrainingError
 from knobwise.train._callbacks import Callback, EarlyStopping
 from knobwise.train._checkpoint import load_checkpoint, pack_optimizer, save_checkpoint, unpack_optimizer
@@ -93,6 +93,7 @@ class Trainer:
         log: Callable[[str], None] | None = None,
         batch_transform: BatchTransform | None = None,
         sample_weight: torch.Tensor | None = None,
+        index_sampler: ClassSampler | None = None,
     ) -> None:
         self.cfg = cfg
         self.data = data
@@ -107,7 +108,10 @@ class Trainer:
             torch.compile(self.model) if cfg.compile else self.model  # type: ignore[assignment]
         )
         train = data.splits["train"]
-        self.steps_per_epoch = math.ceil(len(train) / min(cfg.batch_size, len(train)))
+        # Oversampling/undersampling: each epoch is a fresh index set of index_sampler.size positions.
+        self.index_sampler = index_sampler
+        self.epoch_size = index_sampler.size if index_sampler is not None else len(train)
+        self.steps_per_epoch = math.ceil(self.epoch_size / min(cfg.batch_size, self.epoch_size))
         self.optimizer = create_optimizer(cfg.optimizer, self.model.parameters())
         self.schedule = create_schedule(cfg.schedule, self.optimizer, cfg.epochs, self.steps_per_epoch)
         self.loss_fn = create_loss(cfg.loss, data.classes, data.class_counts.get("train")).to(self.device)
@@ -150,8 +154,9 @@ class Trainer:
     def train_epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass over the training split; returns (mean loss, accuracy) as device tensors."""
         train = self.data.splits["train"]
-        x, y, n = train.x, train.y, len(train)
+        x, y, n = train.x, train.y, self.epoch_size
         gen = torch.Generator(device=self.device).manual_seed(epoch_seed(self.seed, epoch, 0))
+        pool = self.index_sampler(gen) if self.index_sampler is not None else None
         aug_gen = torch.Generator(device=self.device).manual_seed(epoch_seed(self.seed, epoch, 1))
         torch.manual_seed(epoch_seed(self.seed, epoch, 2))  # dropout masks
         self.model.train()
@@ -161,6 +166,8 @@ class Trainer:
         report_every = max(1, self.steps_per_epoch // 50)
         self.progress.start_epoch(epoch, self.steps_per_epoch)
         for step, idx in enumerate(self._batches(n, gen)):
+            if pool is not None:
+                idx = pool[idx]
             xb, yb = x[idx], y[idx]
             if self.batch_transform is not None:
                 xb, yb = self.batch_transform(xb, yb, aug_gen)

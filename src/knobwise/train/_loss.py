@@ -54,7 +54,15 @@ def _hinge(cfg: LossConfig, k: int) -> PerExample:
     # Crammer-Singer style sum over wrong classes of max(0, margin − s_y + s_j), divided by K as in
     # torch.nn.MultiMarginLoss.
     m = cfg.margin
-    return lambda logits, y, red: F.multi_margin_loss(logits.float(), y, margin=m, reduction=red)
+
+    def fn(logits: torch.Tensor, y: torch.Tensor, red: str) -> torch.Tensor:
+        if y.ndim == 2:
+            raise ConfigError(
+                "train.loss.name multiclass_hinge needs hard labels; mixup/cutmix give soft targets"
+            )
+        return F.multi_margin_loss(logits.float(), y, margin=m, reduction=red)
+
+    return fn
 
 
 @register_loss("binary_cross_entropy")
@@ -64,7 +72,8 @@ def _bce(cfg: LossConfig, k: int) -> PerExample:
     s = cfg.label_smoothing
 
     def fn(logits: torch.Tensor, y: torch.Tensor, red: str) -> torch.Tensor:
-        target = F.one_hot(y, logits.shape[1]).float() * (1 - s) + s / 2
+        hard = y.float() if y.ndim == 2 else F.one_hot(y, logits.shape[1]).float()  # soft (N, K) as given
+        target = hard * (1 - s) + s / 2
         per = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none").mean(1)
         return per.mean() if red == "mean" else per
 
@@ -99,7 +108,10 @@ def class_weights(
 
 
 class Loss:
-    """A loss with class and sample weights: ``loss(logits, y, sample_weight=None)`` → scalar."""
+    """A loss with class and sample weights: ``loss(logits, y, sample_weight=None)`` → scalar.
+
+    ``y`` is ``(N,)`` class indices or ``(N, K)`` soft targets (rows summing to 1, from MixUp or
+    CutMix); cross-entropy then is ``−Σ_k y_k log softmax(logits)_k``."""
 
     def __init__(self, per_example: PerExample, weight: torch.Tensor | None = None) -> None:
         self.per_example = per_example
@@ -116,7 +128,10 @@ class Loss:
         if self.weight is None and sample_weight is None:
             return self.per_example(logits, y, "mean")  # one fused kernel on the hot path
         per = self.per_example(logits, y, "none")
-        w = self.weight[y] if self.weight is not None else torch.ones_like(per)
+        if self.weight is None:
+            w = torch.ones_like(per)
+        else:  # soft (N, K) targets (mixup/cutmix) weigh each class by its share
+            w = y.float() @ self.weight if y.ndim == 2 else self.weight[y]
         if sample_weight is not None:
             w = w * sample_weight
         return (per * w).sum() / w.sum().clamp_min(torch.finfo(per.dtype).tiny)
