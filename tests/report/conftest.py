@@ -62,7 +62,7 @@ def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         metrics = json.loads((run / "metrics.json").read_text())
         return metrics["dev"]["accuracy"], metrics["run"]["duration_s"]
 
-    study.optimize(objective, n_trials=4)
+    study.optimize(objective, n_trials=3)
     best = [
         {"number": t.number, "values": list(t.values), "params": t.params, "run_dir": t.user_attrs["run_dir"]}
         for t in study.best_trials
@@ -76,7 +76,7 @@ def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "metric": "accuracy",
         "sampler": "random",
         "pruner": "none",
-        "n_trials": 4,
+        "n_trials": 3,
         "best_trials": best,
         "importances": importances,
         "rounds": [],

@@ -10,7 +10,8 @@ paragraphs), so new keys appear without a change here.
 
 Example:
     >>> s = Section("d", "Diagnosis")
-    >>> lay_out(s, {"verdict": "high variance", "variance": 11.0, "knobs": [{"knob": "data.augment"}]})
+    >>> result = {"verdict": "high variance", "variance": 11.0, "knobs": [{"knob": "data.augment"}]}
+    >>> lay_out(s, result)
     >>> s.paragraphs, s.items, s.tables[0].columns
     (['Verdict: high variance'], [('variance', '11')], ['knob'])
 """
@@ -39,6 +40,8 @@ __all__ = [
 
 #: Keys shown as sentences first, in this order.
 _HEADLINES = ("verdict", "focus")
+#: Keys that repeat what the report's header already says.
+_SKIP = ("run",)
 _LABEL_ISSUE_FILES = ("label_issues.csv", "errors/label_issues.csv")
 _MAX_ROWS = 25
 
@@ -68,8 +71,17 @@ def lay_out(section: Section, result: Any) -> None:
         elif isinstance(value, Mapping) and value and all(isinstance(v, Mapping) for v in value.values()):
             rows = [{"": k, **v} for k, v in value.items()]
             section.tables.append(dict_table(rows[:_MAX_ROWS], caption=key.replace("_", " ")))
+        elif key in _SKIP or value is None:
+            continue
+        elif isinstance(value, list) and not value:
+            section.add_items([(key.replace("_", " "), "none")])
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value) and key == "notes":
+            section.paragraphs.extend(value)
+        elif isinstance(value, Mapping):
+            shown = ", ".join(f"{k} {fmt(v)}" for k, v in value.items() if v is not None)
+            section.add_items([(key.replace("_", " "), shown or "none")])
         else:
-            section.add_items([(key, value if value is not None else None)])
+            section.add_items([(key.replace("_", " "), value)])
 
 
 def _module(name: str) -> Any | None:
@@ -106,20 +118,25 @@ def diagnosis_section(run_dir: Path) -> Section:
     if mod is None:
         s.note("diagnosis not available: knobwise.diagnose is not installed in this version")
         return s
-    _call_into(s, "diagnosis", _first(mod, ("diagnose_run", "diagnose")), run_dir)
+    _call_into(s, "diagnosis", _first(mod, ("diagnose_run",)), run_dir)
     return s
 
 
-def error_analysis_section(run_dir: Path) -> Section:
-    """Which classes and confusions carry the errors (``knobwise errors``)."""
+def error_analysis_section(run_dir: Path, split: str = "dev") -> Section:
+    """Which classes and confusions carry the errors on ``split`` (what ``knobwise errors`` prints)."""
     s = Section("error-analysis", "Error analysis")
     mod = _module("knobwise.diagnose")
-    if mod is None:
-        s.note("error analysis not available: knobwise.diagnose is not installed in this version")
+    analyze, predictions = getattr(mod, "analyze_errors", None), getattr(mod, "run_predictions", None)
+    if mod is None or analyze is None or predictions is None:
+        s.note("error analysis not available: knobwise.diagnose has no analyze_errors in this version")
         return s
-    _call_into(
-        s, "error analysis", _first(mod, ("error_analysis", "analyze_errors", "errors_report")), run_dir
-    )
+
+    def on_split(root: Path) -> Any:
+        preds, classes = predictions(root, split)
+        return analyze(preds, classes)
+
+    s.paragraphs.append(f"On the {split} split.")
+    _call_into(s, "error analysis", on_split, run_dir)
     return s
 
 
