@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,6 +98,14 @@ def _from_row(row: dict[str, Any], rate: str) -> float | None:
     return None
 
 
+def _parts(path: str) -> list[str]:
+    """``path`` split at dots, keeping a decimal F-beta (``f0.5``) whole."""
+    parts = path.split(".")
+    if len(parts) >= 3 and re.fullmatch(r"f\d+", parts[-2], re.IGNORECASE) and parts[-1].isdigit():
+        parts = [*parts[:-2], f"{parts[-2]}.{parts[-1]}"]
+    return parts
+
+
 def resolve_metric(metrics_split: dict[str, Any], path: str) -> float | None:
     """The number at ``path`` in one split's metrics; None when it is undefined (0/0).
 
@@ -105,7 +114,7 @@ def resolve_metric(metrics_split: dict[str, Any], path: str) -> float | None:
     >>> resolve_metric({"per_class": {"a": {"tp": 1, "fp": 1, "fn": 0}}}, "per_class.a.f2")
     0.8333333333333334
     """
-    parts = path.split(".")
+    parts = _parts(path)
     head = parts[0].lower()
     if len(parts) == 1 and head in _TOP:
         v = metrics_split.get(head)
@@ -170,7 +179,7 @@ def check_metric_path(path: str) -> None:
     """
     if path in RUN_MEASURES:
         return
-    parts = path.split(".")
+    parts = _parts(path)
     if parts[0] in SPLITS and len(parts) > 1:
         parts = parts[1:]
     head = parts[0].lower()
@@ -268,7 +277,7 @@ def check_objective_classes(metric: str, constraints: Sequence[str], classes: Se
     for i, text in enumerate(constraints):
         names += names_in(parse_constraint(text, f"evaluate.constraints[{i}]").expr)
     for name in names:
-        parts = name.split(".")
+        parts = _parts(name)
         if parts[0] in SPLITS and len(parts) > 1:
             parts = parts[1:]
         if parts[0] == "per_class" and len(parts) >= 3:
