@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from knobwise.config._augment import TTAConfig
 from knobwise.config._base import Section
+from knobwise.errors import ConfigError
 
 
 class EvaluateConfig(Section):
@@ -13,4 +16,18 @@ class EvaluateConfig(Section):
 
     metric: str = "accuracy"
     constraints: list[str] = Field(default_factory=list)
+    direction: Literal["max", "min"] | None = Field(
+        None, description="maximize or minimize metric (default: from its name, e.g. accuracy max, loss min)"
+    )
     tta: TTAConfig | None = Field(None, description="test-time augmentation: {flips: true, shifts: 1}")
+
+    @model_validator(mode="after")
+    def _check_objective(self) -> EvaluateConfig:
+        # Imported here because the metrics package itself imports the config package.
+        from knobwise.metrics import validate_objective
+
+        try:
+            validate_objective(self.metric, self.constraints, self.direction)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None  # pydantic wraps it; the message names the key
+        return self
