@@ -30,6 +30,7 @@ COMMANDS: list[str] = [
     "knobwise.cli._lr_find",
     "knobwise.cli._select",
     "knobwise.cli._summary",
+    "knobwise.cli._augment_preview",
     "knobwise.cli._tune",
     "knobwise.cli._report",
 ]
