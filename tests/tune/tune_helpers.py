@@ -53,3 +53,24 @@ def postgres_url() -> str:
             pytrace=False,
         )
     return url
+
+
+def tune_cmd(space: str, out: Path, *extra: str, epochs: int = 2) -> list[str]:
+    """The ``knobwise tune`` command line of a tiny study (run as a separate process)."""
+    import sys
+
+    cmd = [sys.executable, "-m", "knobwise", "tune", "--space", space, "--out", str(out)]
+    return [*cmd, "--sampler", "random", "-q", *tiny_args(f"train.epochs={epochs}"), *extra]
+
+
+def wait_for(predicate, timeout: float = 300.0, every: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll ``predicate()`` until it returns something truthy (fails the test after ``timeout``)."""
+    import time
+
+    end = time.time() + timeout
+    while time.time() < end:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {predicate.__name__}")

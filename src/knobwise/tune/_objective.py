@@ -233,10 +233,10 @@ class Objective:
         started = time.time()
 
         def on_epoch(epoch: int, value: float) -> bool:
-            if not self.prune:
-                return False
-            trial.report(value, epoch)
-            return trial.should_prune()
+            if len(self.objectives.metrics) > 1:
+                return False  # Optuna records and prunes intermediate values of one objective only
+            trial.report(value, epoch)  # the learning curve of every trial, pruned or not
+            return self.prune and trial.should_prune()
 
         kind, payload = run_in_child(job, on_epoch)
         trial.set_user_attr("duration_s", time.time() - started)

@@ -195,7 +195,9 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
     trials = study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     out = []
-    retry = RetryHeartbeatStaleTrialCallback(max_retry=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=1)
     for t in trials:
         if t.state == TrialState.FAIL and "fail_reason" not in t.user_attrs and t.number not in retried:
             before = len(study.get_trials(deepcopy=False))
@@ -224,6 +226,8 @@ def spawn_workers(
         env[STORAGE_ENV] = url
         if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
             env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)  # one GPU per worker
+        if "OMP_NUM_THREADS" not in os.environ:  # N trials at once share the cores instead of fighting
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
         cmd = [sys.executable, "-m", "knobwise", "tune", "--worker", str(i), "--out", str(settings.dir)]
         if timeout is not None:
             cmd += ["--timeout", str(timeout)]
