@@ -16,6 +16,10 @@ class EvaluateConfig(Section):
 
     metric: str = "accuracy"
     constraints: list[str] = Field(default_factory=list)
+    human_error: float | None = Field(
+        None, ge=0.0, le=100.0, description="human-level error in percent (proxy for Bayes error); diagnose"
+    )
+    bayes_error: float | None = Field(None, ge=0.0, le=100.0, description="Bayes (optimal) error in percent")
     direction: Literal["max", "min"] | None = Field(
         None, description="maximize or minimize metric (default: from its name, e.g. accuracy max, loss min)"
     )

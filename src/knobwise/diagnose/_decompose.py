@@ -42,6 +42,7 @@ _PROBLEM = {
 }
 _VERDICT = {
     "bias": "high bias",
+    "label_noise": "high unavoidable bias (human-level error far above Bayes error)",
     "variance": "high variance",
     "data_mismatch": "data mismatch",
     "overfitting_to_dev": "overfitting to dev",
@@ -154,23 +155,24 @@ def decompose(
         "overfitting_to_dev": _gap(te, dv),
     }
     high = [k for k in GAP_KEYS if gaps[k] is not None and gaps[k] > tolerance]  # type: ignore[operator]
-    problems = list(dict.fromkeys(_PROBLEM[k] for k in high))
+    # Bias against Bayes error that is not avoidable bias (training error is at human level) sits in
+    # the gap between human-level and Bayes error: the labels or the inputs, not the model.
+    at_human_level = gaps["avoidable_bias"] is not None and "avoidable_bias" not in high
+    problem = {**_PROBLEM, "bias": "label_noise" if at_human_level else "bias"}
+    problems = list(dict.fromkeys(problem[k] for k in high))
     notes: list[str] = []
     bias_judged = gaps["avoidable_bias"] is not None or gaps["bias"] is not None
     if tr is not None and not bias_judged:
         notes.append("bias not judged: give the human-level error (--human-error or evaluate.human_error)")
     if errors["human"] is not None and errors["bayes"] is not None and errors["human"] < errors["bayes"]:
         notes.append("human-level error is below the Bayes error, which is impossible: check both numbers")
+    if "label_noise" in problems:
+        notes.append("training error is at human level but well above the Bayes error: clean the data")
+    focus: str | None = problems[0] if problems else None
     if problems:
         verdict = " and ".join(_VERDICT[p] for p in problems)
-        focus: str | None = problems[0]
     else:
         verdict = "well trained" if bias_judged or tr is None else "no high variance (bias not judged)"
-        focus = None
-        human_gap = _gap(errors["human"], errors["bayes"])
-        if human_gap is not None and human_gap > tolerance:
-            focus = "label_noise"  # nothing left to reduce but the avoidable part of human-level error
-            notes.append(f"human-level error is {human_gap:g} pp above the Bayes error: clean the data")
     knobs = knobs_for(focus, config) if focus is not None else []
     return Decomposition(
         errors=errors,

@@ -237,7 +237,9 @@ class Trainer:
                 logs["val_loss"], logs["val_accuracy"] = stacked[2], stacked[3]
             logs["lr"] = lr
             logs["time"] = time.perf_counter() - start
-            logs.update(zip([f"grad_norm/{n}" for n in self._grad_layers], stacked[len(head) :], strict=True))
+            if self.cfg.grad_stats:  # with grad_stats off there are layer names but no values
+                names = [f"grad_norm/{n}" for n in self._grad_layers]
+                logs.update(zip(names, stacked[len(head) :], strict=True))
             if self.note:
                 logs["knob_change"], self.note = self.note, None
             if not math.isfinite(logs["loss"]):
