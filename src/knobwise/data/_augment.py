@@ -28,8 +28,8 @@ import math
 
 import torch
 import torch.nn.functional as F
-from kornia.filters import filter2d_separable, gaussian_blur2d, get_gaussian_kernel1d
-from kornia.geometry.transform import get_affine_matrix2d, invert_affine_transform
+from kornia.filters import gaussian_blur2d, get_gaussian_kernel1d
+from kornia.geometry.transform import get_affine_matrix2d
 
 from knobwise.config import AugmentConfig
 from knobwise.data._mix import mix_batch
@@ -66,7 +66,10 @@ def affine_matrices(
     one = torch.ones(n, device=dev, dtype=dt)
     zx = one if zoom_x is None else zoom_x.to(dt)
     zy = one if zoom_y is None else zoom_y.to(dt)
-    center = torch.tensor([(w - 1) / 2.0, (h - 1) / 2.0], device=dev, dtype=dt).expand(n, 2)
+    # Filled on the device: torch.tensor(..., device=cuda) would copy from the host and wait.
+    center = torch.stack(
+        [torch.full((n,), (w - 1) / 2.0, device=dev), torch.full((n,), (h - 1) / 2.0, device=dev)], 1
+    )
     shear_rad = None if shear is None else torch.deg2rad(shear.to(dt))
     # kornia's positive angle turns clockwise as displayed; its scale enlarges, Keras's zoom shrinks.
     fwd = get_affine_matrix2d(
@@ -87,7 +90,18 @@ def affine_matrices(
             flip[:, 1, 1] = 1 - 2 * fv
             flip[:, 1, 2] = fv * (h - 1)
         fwd = fwd @ flip
-    return invert_affine_transform(fwd[:, :2, :])
+    return _invert_affine(fwd)
+
+
+def _invert_affine(m: torch.Tensor) -> torch.Tensor:
+    """Closed-form inverse of affine ``(N, 3, 3)`` matrices as ``(N, 2, 3)`` (no linalg call, so no
+    host synchronization for its error check on CUDA)."""
+    a, b, c = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2]
+    d, e, f = m[:, 1, 0], m[:, 1, 1], m[:, 1, 2]
+    det = a * e - b * d
+    row0 = torch.stack([e, -b, b * f - c * e], 1)
+    row1 = torch.stack([-d, a, c * d - a * f], 1)
+    return torch.stack([row0, row1], 1) / det.view(-1, 1, 1)
 
 
 def fill_values(
@@ -147,6 +161,17 @@ def warp(
     return out
 
 
+def _gauss_band(size: int, sigma: float, device: torch.device) -> torch.Tensor:
+    """``(size, size)`` matrix of kornia's 1-d Gaussian kernel: ``band @ v`` smooths ``v`` along its
+    first axis with zeros beyond the ends (``filter2d_separable(..., border_type="constant")``)."""
+    r = min(math.ceil(3 * sigma), size)
+    kern = get_gaussian_kernel1d(2 * r + 1, sigma, device=device, dtype=torch.float32).view(-1)
+    i = torch.arange(size, device=device)
+    off = i.view(1, -1) - i.view(-1, 1) + r  # tap of column j for row i
+    valid = (off >= 0) & (off <= 2 * r)
+    return torch.where(valid, kern[off.clamp(0, 2 * r)], torch.zeros((), device=device))
+
+
 def _fold(v: torch.Tensor, size: int) -> torch.Tensor:
     t = torch.remainder(v + 0.5, 2 * size)
     return torch.where(t < size, t - 0.5, 2 * size - t - 0.5)
@@ -178,6 +203,8 @@ class AugmentPipeline:
         self.cfg = cfg
         self.normalizer = normalizer
         self.num_classes = num_classes
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self._smooth: dict[tuple[str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self.geometric = bool(
             cfg.rotation_range
             or cfg.width_shift_range
@@ -206,13 +233,17 @@ class AugmentPipeline:
         )
 
     # -- parameters ------------------------------------------------------------------------------
-    def _unit(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        c = x.shape[1]
-        if self.normalizer is None:
-            return torch.ones(1, c, 1, 1, device=x.device), torch.zeros(1, c, 1, 1, device=x.device)
-        scale = torch.tensor(self.normalizer.scale, device=x.device).view(1, c, 1, 1)
-        shift = torch.tensor(self.normalizer.shift, device=x.device).view(1, c, 1, 1)
-        return scale, shift
+    def _consts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(scale, shift, normalized cval), each ``(1, C, 1, 1)``, made once per device: copying
+        them from the host every batch would synchronize a CUDA stream in the step loop."""
+        key = str(x.device)
+        if key not in self._cache:
+            c = x.shape[1]
+            norm = self.normalizer
+            scale = torch.tensor(norm.scale if norm else [1.0] * c, device=x.device).view(1, c, 1, 1)
+            shift = torch.tensor(norm.shift if norm else [0.0] * c, device=x.device).view(1, c, 1, 1)
+            self._cache[key] = (scale, shift, fill_values(norm, self.cfg.cval, c, x.device))
+        return self._cache[key]
 
     def _pixel_max(self) -> float:
         return self.normalizer.pixel_max if self.normalizer is not None else 1.0
@@ -243,9 +274,13 @@ class AugmentPipeline:
             return None
         n, _, h, w = x.shape
         noise = torch.rand(n, 2, h, w, generator=g, device=x.device) * 2 - 1
-        k = min(2 * math.ceil(3 * el.sigma) + 1, 2 * max(h, w) + 1)
-        kern = get_gaussian_kernel1d(k, el.sigma, device=x.device, dtype=torch.float32)
-        field = filter2d_separable(noise, kern, kern, border_type="constant") * el.alpha
+        key = (str(x.device), h, w)
+        if key not in self._smooth:
+            self._smooth[key] = (_gauss_band(h, el.sigma, x.device), _gauss_band(w, el.sigma, x.device))
+        gh, gw = self._smooth[key]
+        # The separable Gaussian (zero border, as kornia's filter2d_separable with border "constant")
+        # as two matrix products: much faster than a depthwise convolution with a wide kernel.
+        field = gh @ noise @ gw.T * el.alpha
         on = (torch.rand(n, generator=g, device=x.device) < el.p).float().view(n, 1, 1, 1)
         return field * on
 
@@ -255,12 +290,11 @@ class AugmentPipeline:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Augment one batch (each image its own random parameters)."""
         cfg = self.cfg
+        scale, shift, fill = self._consts(x)
         if self.geometric:
-            fill = fill_values(self.normalizer, cfg.cval, x.shape[1], x.device)
             m = self._geometry(x, generator)
             x = warp(x, m, cfg.fill_mode, fill, self._elastic(x, generator))
         if self.photometric:
-            scale, shift = self._unit(x)
             x = (self._photometric(x * scale + shift, generator) - shift) / scale
         if cfg.mixes:
             assert self.num_classes is not None

@@ -76,6 +76,7 @@ class ClassSampler:
             [int(s) for s, c in zip(starts, counts, strict=True) if c > 0], device=y.device
         )
         self.size = self.per_class * len(present)
+        self._big = max(present)  # kept on the host: reading it from the device each epoch would sync
 
     def __call__(self, generator: torch.Generator) -> torch.Tensor:
         k, m, dev = len(self._counts), self.per_class, self.device
@@ -87,7 +88,7 @@ class ClassSampler:
             local = torch.where(j < counts, j.expand(k, m), extra)
         else:
             # A random subset of m per class: the m smallest of random keys among the class's slots.
-            big = int(self._counts.max())
+            big = self._big
             keys = torch.rand(k, big, generator=generator, device=dev)
             keys = keys.masked_fill(torch.arange(big, device=dev).view(1, big) >= counts, 2.0)
             local = torch.argsort(keys, dim=1)[:, :m]
