@@ -57,7 +57,7 @@ def affine_matrices(
     ``(tx, ty)`` pixels (right, down). Composed with kornia's ``get_affine_matrix2d``.
 
     >>> z = torch.zeros(1)
-    >>> affine_matrices((5, 5), z, z + 2, z).tolist()  # content moves 2 pixels right
+    >>> (affine_matrices((5, 5), z, z + 2, z) + 0.0).tolist()  # content moves 2 pixels right
     [[[1.0, 0.0, -2.0], [0.0, 1.0, 0.0]]]
     """
     h, w = size
