@@ -33,10 +33,9 @@ def _request(out: Path, space: str, **kw: object) -> TuneRequest:
 @pytest.mark.parametrize(
     ("sampler", "extra"),
     [
-        ("random", {}),
-        ("tpe", {}),
+        ("tpe", {"overrides": [*TINY, 'evaluate.constraints=["params <= 1000"]']}),
         ("cmaes", {}),
-        ("nsga2", {"objectives": ["accuracy:max", "params:min"]}),
+        ("nsga2", {"objectives": ["accuracy:max", "latency_ms:min"]}),
         ("gp", {}),
         ("qmc", {}),
     ],
@@ -55,8 +54,14 @@ def test_each_sampler_runs_tiny_trials(tmp_path: Path, lr_space: str, sampler: s
             and t.user_attrs["params_count"] > 0
             and t.user_attrs["duration_s"] > 0
         )
-    if len(result["objectives"]) > 1:
+    if len(result["objectives"]) > 1:  # the Pareto front of accuracy and the latency measured per trial
         assert result["directions"] == ["maximize", "minimize"] and "values" in result["best_trials"][0]
+        assert all(t.values[1] == t.user_attrs["latency_ms"] > 0 for t in study.trials)
+    if sampler == "tpe":  # evaluate.constraints reach Optuna: params - 1000 > 0 is infeasible
+        for t in study.trials:
+            excess = t.user_attrs["params_count"] - 1000
+            assert t.user_attrs["constraints"] == t.system_attrs["constraints"] == [excess] and excess > 0
+        assert result["best_trials"][0]["feasible"] is False
 
 
 def test_grid_covers_exactly_its_grid(tmp_path: Path) -> None:
@@ -150,3 +155,22 @@ def test_test_split_is_never_read(tmp_path: Path, lr_space: str, monkeypatch: py
     ens = ensemble_top_k(tmp_path / "t", 2)
     assert ens["k"] == 2 and 0.0 <= ens["dev"]["accuracy"] <= 1.0
     assert json.loads((tmp_path / "t" / "study.json").read_text())["ensemble"]["k"] == 2
+
+
+def test_journal_storage_and_a_diverging_trial_fails_without_retry(tmp_path: Path) -> None:
+    from knobwise.tune import open_storage
+
+    space = write_space(tmp_path, {"train.optimizer.lr": {"low": 1e-3, "high": 1e12, "log": True}})
+    url = f"journal:{tmp_path / 'journal.log'}"
+    req = _request(tmp_path / "j", space, storage=url, sampler="random", trials=2,
+                   overrides=[*TINY, "train.optimizer.name=sgd", "train.epochs=1"])  # fmt: skip
+    settings, real_url = prepare_study(req)
+    assert real_url == url and not (tmp_path / "j" / "study.db").exists()
+    study = optuna.load_study(study_name=settings.name, storage=open_storage(url))
+    study.enqueue_trial({"train.optimizer.lr": 0.01})
+    study.enqueue_trial({"train.optimizer.lr": 1e12})  # diverges: non-finite loss
+    run_worker(settings, url)
+    ok, bad = optuna.load_study(study_name=settings.name, storage=open_storage(url)).trials
+    assert ok.state == TrialState.COMPLETE
+    assert bad.state == TrialState.FAIL and "non-finite training loss" in bad.user_attrs["fail_reason"]
+    # two trials and no third: a trial that failed by itself is not retried

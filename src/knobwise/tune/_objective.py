@@ -120,6 +120,7 @@ def _child(conn: Connection, job: dict[str, Any]) -> None:
     from knobwise.experiment import load_trained, train_experiment
 
     warnings.simplefilter("ignore")  # the worker's table shows what matters; stderr stays clean
+    started = time.perf_counter()
     try:
         cfg = config_from_dict(job["config"])
         reporter = _Reporter(conn, job["monitor"])
@@ -138,7 +139,8 @@ def _child(conn: Connection, job: dict[str, Any]) -> None:
                 model, example, warmup=5, runs=50, throughput_batch=64, throughput_runs=3
             )
             atomic_write_json(result.run.metrics, metrics)
-        conn.send(("done", {"metrics": metrics, "pruned_epoch": reporter.pruned_epoch}))
+        train_s = time.perf_counter() - started  # the trial's own work, for the overhead benchmark
+        conn.send(("done", {"metrics": metrics, "pruned_epoch": reporter.pruned_epoch, "train_s": train_s}))
     except KnobwiseError as exc:
         conn.send(("fail", f"{type(exc).__name__}: {exc}"))
     except Exception as exc:  # anything else: the trial failed, the study goes on
@@ -247,6 +249,7 @@ class Objective:
     def _finish(self, trial: optuna.Trial, info: dict[str, Any]) -> float | list[float]:
         metrics = info["metrics"]
         trial.set_user_attr("epochs", metrics["run"]["epochs"])
+        trial.set_user_attr("train_s", info.get("train_s"))
         trial.set_user_attr("params_count", metrics["model"]["params"])
         trial.set_user_attr(
             "dev", {k: v for k, v in metrics.get("dev", {}).items() if isinstance(v, (int, float))}
