@@ -33,7 +33,7 @@ from knobwise.config import (
     read_yaml,
 )
 from knobwise.data import PreparedData, predict_tta, prepare_data, training_knobs
-from knobwise.errors import KnobwiseError, RunError
+from knobwise.errors import ConfigError, KnobwiseError, RunError, TrainingError
 from knobwise.metrics import (
     check_objective,
     check_objective_classes,
@@ -44,7 +44,16 @@ from knobwise.metrics import (
     save_predictions,
 )
 from knobwise.models import build_from_layers, build_model, summarize
-from knobwise.runs import RunPaths, atomic_save_tensors, atomic_write_json, atomic_write_text, new_run_dir, open_run, read_json, write_csv
+from knobwise.runs import (
+    RunPaths,
+    atomic_save_tensors,
+    atomic_write_json,
+    atomic_write_text,
+    new_run_dir,
+    open_run,
+    read_json,
+    write_csv,
+)
 from knobwise.train import Callback, Trainer, predict_logits, resolve_device
 
 __all__ = ["RunResult", "train_experiment", "resume_config", "load_trained", "HistoryWriter"]
@@ -69,13 +78,28 @@ class HistoryWriter(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         write_csv(self.run.history, [*trainer.history, logs])
-        self.run.log_line(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v}" for k, v in logs.items() if k != "epoch"))
+        self.run.log_line(
+            f"epoch {epoch + 1}: " + ", ".join(f"{k}={v}" for k, v in logs.items() if k != "epoch")
+        )
 
 
-def resume_config(run_dir: str | Path, overrides: Sequence[str] | None = None) -> tuple[RunPaths, ExperimentConfig, list[str]]:
+def resume_config(
+    run_dir: str | Path, overrides: Sequence[str] | None = None
+) -> tuple[RunPaths, ExperimentConfig, list[str]]:
     """The saved config of ``run_dir`` with ``overrides`` applied, and the keys that changed."""
     run = open_run(run_dir)
     saved = read_yaml(run.config)
+    for item in overrides or []:
+        key = item.split("=", 1)[0].strip()
+        # The checkpoint holds this model trained on this data with this optimizer: those stay.
+        if key.split(".")[0] in ("model", "data", "seed") or key in (
+            "train.optimizer",
+            "train.optimizer.name",
+        ):
+            raise ConfigError(
+                f"--set {key}: a resumed run keeps its model, data, seed and optimizer type; babysitting "
+                "changes training knobs (train.epochs, train.optimizer.lr, momentum, weight_decay, ...)"
+            )
     cfg = config_from_dict(apply_overrides(saved, list(overrides or [])))
     changed = [o.strip() for o in overrides or []]
     return run, cfg, changed
@@ -248,10 +272,29 @@ def _train_in(
     _check_objective(trainer, cfg, data, metrics)
     save_predictions(run.predictions, predictions, data.classes)
     atomic_write_json(run.metrics, metrics)
+    _write_report(run, data, trainer.model)
     return RunResult(run, cfg, history, metrics, trainer.stop_reason)
 
 
-def _check_objective(trainer: Trainer, cfg: ExperimentConfig, data: PreparedData, metrics: dict[str, Any]) -> None:
+def _write_report(run: RunPaths, data: PreparedData, model: torch.nn.Module) -> None:
+    """``report.html`` and its figures, last, reusing the data and model in memory. A failure
+    keeps the saved run (everything else is written by now) and is exit code 1, logged."""
+    try:
+        from knobwise.report import write_run_report  # matplotlib loads only when a run finishes
+
+        write_run_report(run.root, data=data, model=model)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        run.log_line(f"report failed: {reason}")
+        raise TrainingError(
+            f"{run.root}: the run is saved but its report failed ({reason}); "
+            f"retry with `knobwise report {run.root}`"
+        ) from exc
+
+
+def _check_objective(
+    trainer: Trainer, cfg: ExperimentConfig, data: PreparedData, metrics: dict[str, Any]
+) -> None:
     """The optimizing metric and the constraints of ``cfg.evaluate``, logged and stored in
     ``metrics["objective"]``; latency is measured only when the objective reads it."""
     ev = cfg.evaluate
@@ -267,16 +310,20 @@ def _check_objective(trainer: Trainer, cfg: ExperimentConfig, data: PreparedData
 
 
 def _apply_knob_changes(trainer: Trainer, cfg: ExperimentConfig, keys: Sequence[str]) -> None:
-    """Babysitting: a resumed run takes new optimizer settings; the change is logged."""
+    """Babysitting: a resumed run takes the optimizer settings that were changed (and only those:
+    a run resumed with just more epochs keeps the learning rate its schedule had reached); the
+    change is logged and recorded in the next history row."""
+    opt = cfg.train.optimizer
+    changed = {k.split("=", 1)[0].strip().removeprefix("train.optimizer.") for k in keys}
     for group in trainer.optimizer.param_groups:
-        group["lr"] = cfg.train.optimizer.lr
-        group["initial_lr"] = cfg.train.optimizer.lr
-        if "momentum" in group and cfg.train.optimizer.momentum:
-            group["momentum"] = cfg.train.optimizer.momentum
-        group["weight_decay"] = cfg.train.optimizer.weight_decay
+        for name in ("lr", "momentum", "weight_decay", "nesterov", "betas", "eps", "rho", "alpha"):
+            if name in changed and name in group and getattr(opt, name) is not None:
+                group[name] = getattr(opt, name)
+        if "lr" in changed:
+            group["initial_lr"] = opt.lr
     sched = trainer.schedule.scheduler
-    if sched is not None and hasattr(sched, "base_lrs"):
-        sched.base_lrs = [cfg.train.optimizer.lr for _ in sched.base_lrs]
+    if "lr" in changed and sched is not None and hasattr(sched, "base_lrs"):
+        sched.base_lrs = [opt.lr for _ in sched.base_lrs]
     trainer.note = "; ".join(keys)
     trainer.log(f"knob change at epoch {trainer.epoch}: " + ", ".join(keys))
 
@@ -287,7 +334,9 @@ def _device_name(device: torch.device) -> str:
     return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def load_trained(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_trained(
+    run_dir: str | Path, device: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The trained model of a run (weights from safetensors) and its ``model.json``."""
     run = open_run(run_dir)
     if not run.weights.is_file():

@@ -10,7 +10,6 @@ from knobwise.config._evaluate import EvaluateConfig
 from knobwise.config._model import ModelConfig
 from knobwise.config._train import TrainConfig
 
-
 #: What ``knobwise train`` runs with no config (also ``examples/quickstart.yaml``): a small CNN on
 #: scikit-learn's bundled 8x8 digits, offline, well under a minute on 2 CPU cores.
 QUICKSTART: dict[str, object] = {

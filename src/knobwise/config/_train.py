@@ -85,7 +85,9 @@ class TrainConfig(Section):
     l2: float = Field(0.0, ge=0.0, description="λ of the λ/2m Σw² cost term (weights, not biases)")
     early_stopping: EarlyStoppingConfig | None = None
     clip_grad_norm: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this")
-    grad_stats: bool = Field(True, description="record per-layer gradient norms (grad_norm/<layer>) per epoch")
+    grad_stats: bool = Field(
+        True, description="record per-layer gradient norms (grad_norm/<layer>) per epoch"
+    )
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool | None = None
