@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from knobwise.cli._common import add_overrides
 from knobwise.config import load_config
 from knobwise.data import AugmentPipeline, PreparedData, prepare_data
 from knobwise.errors import ConfigError
@@ -32,9 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="a YAML experiment config with data.augment")
     parser.add_argument("--n", type=int, default=32, help="how many images (default 32)")
     parser.add_argument("--out", default="augment-preview.png", metavar="FILE.png", help="the image to write")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key"
-    )
+    add_overrides(parser)
     parser.add_argument("--json", action="store_true", help="print what was written as JSON")
 
 
@@ -101,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {args.out}")
-    cfg = load_config(args.config, args.set)
+    cfg = load_config(args.config, args.overrides)
     if cfg.data.augment is None:
         raise ConfigError(f"{args.config}: no data.augment section; nothing to preview")
     # The preview shows the online pipeline on the plain training images: no offline expansion.

@@ -8,6 +8,7 @@ import sys
 
 import torch
 
+from knobwise.cli._common import add_overrides
 from knobwise.config import load_config
 from knobwise.data import prepare_data
 from knobwise.diagnose import lr_find, plot_lr_find
@@ -20,14 +21,7 @@ HELP = "learning-rate range test: loss vs. an exponentially rising rate, a plot 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value (repeatable)",
-    )
+    add_overrides(p)
     p.add_argument("--steps", type=int, default=200, help="steps of the test (default 200)")
     p.add_argument("--min-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
     p.add_argument("--max-lr", type=float, default=10.0, help="last rate (default 10)")

@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from knobwise.cli._common import add_overrides
 from knobwise.config import load_config
 from knobwise.experiment import RunResult, resume_config, train_experiment
 
@@ -20,14 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "config", nargs="?", help="experiment YAML (default: the quickstart, a small CNN on digits)"
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.optimizer.lr=0.01 (repeatable)",
-    )
+    add_overrides(p)
     p.add_argument("--out", help="run directory to create (default: runs/<time>-<name>)")
     p.add_argument(
         "--resume", metavar="RUN", help="continue RUN from its last complete epoch (with --set: babysitting)"

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 import knobwise.tune  # noqa: F401 - registers study folders as `knobwise select` tables
+from knobwise.cli._common import add_overrides
 from knobwise.errors import ConfigError
 from knobwise.tune._output import fmt_value
 from knobwise.tune._run import TuneRequest, run_study, study_dir_of
@@ -77,14 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pruner-warmup", type=int, default=0, help="median pruner: epochs before a trial can be pruned"
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a base config value (repeatable)",
-    )
+    add_overrides(p, "a base config value")
     p.add_argument("--quiet", "-q", action="store_true", help="no live table")
     p.add_argument("--json", action="store_true", help="print study.json as JSON")
     p.add_argument(

@@ -1,0 +1,27 @@
+"""Arguments several subcommands share.
+
+Example:
+    >>> import argparse
+    >>> p = argparse.ArgumentParser()
+    >>> add_overrides(p)
+    >>> p.parse_args(["--set", "train.epochs=2"]).overrides
+    ['train.epochs=2']
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_overrides"]
+
+
+def add_overrides(p: argparse.ArgumentParser, what: str = "a config value") -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``args.overrides``, typed later against the schema."""
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override {what}, e.g. --set train.optimizer.lr=0.01 (repeatable)",
+    )
