@@ -60,7 +60,8 @@ def test_each_sampler_runs_tiny_trials(tmp_path: Path, lr_space: str, sampler: s
     if sampler == "tpe":  # evaluate.constraints reach Optuna: params - 1000 > 0 is infeasible
         for t in study.trials:
             excess = t.user_attrs["params_count"] - 1000
-            assert t.user_attrs["constraints"] == t.system_attrs["constraints"] == [excess] and excess > 0
+            assert t.user_attrs["constraints"] == [excess] and excess > 0
+            assert t.constraints == {"params <= 1000": excess}  # set with Trial.set_constraint
         assert result["best_trials"][0]["feasible"] is False
 
 

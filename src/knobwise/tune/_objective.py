@@ -85,11 +85,6 @@ class Objectives:
         return check_objective(metrics, self.metrics[0], list(self.constraints), self.directions[0][:3])
 
 
-def constraints_func(trial: optuna.trial.FrozenTrial) -> list[float]:
-    """Optuna's ``constraints_func``: the values the objective stored in the ``constraints`` attr."""
-    return list(trial.user_attrs.get("constraints", []))
-
-
 class _Reporter(Callback):
     """In the child: send the monitored dev metric after every epoch; stop when told to prune."""
 
@@ -257,7 +252,10 @@ class Objective:
         if "latency" in metrics:
             trial.set_user_attr("latency_ms", metrics["latency"]["median_ms"])
         if self.objectives.constraints:
-            trial.set_user_attr("constraints", self.objectives.constraint_values(metrics))
+            values_c = self.objectives.constraint_values(metrics)
+            trial.set_user_attr("constraints", values_c)
+            for text, value in zip(self.objectives.constraints, values_c, strict=True):
+                trial.set_constraint(text, value)  # TPE, NSGA-II and GP read these (<= 0: feasible)
         if info.get("pruned_epoch") is not None:
             trial.set_user_attr("pruned_epoch", info["pruned_epoch"])
             raise optuna.TrialPruned(f"pruned after epoch {info['pruned_epoch']}")

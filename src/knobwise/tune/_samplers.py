@@ -1,9 +1,9 @@
 """The samplers a study can use, by name: thin factories around Optuna's samplers.
 
 Every factory takes the same keyword arguments (the space, the seed, the number of objectives and
-trials, and the constraints function) and uses what its sampler supports. Constraints go to the
-samplers that take a ``constraints_func`` (TPE, NSGA-II, GP); with the others they are recorded
-and honoured when the best trials are chosen.
+trials) and uses what its sampler supports. Constraints are set on each finished trial with
+``Trial.set_constraint`` (Optuna 5); TPE, NSGA-II and GP sample with them, and with the other
+samplers they are honoured when the best trials are chosen.
 
 Example:
     >>> from knobwise.tune import parse_space
@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -29,13 +29,12 @@ from knobwise.tune._space import SearchSpace
 
 __all__ = ["SAMPLERS", "register_sampler", "create_sampler", "list_samplers", "supports_constraints"]
 
-ConstraintsFunc = Callable[[optuna.trial.FrozenTrial], Sequence[float]]
 SamplerFactory = Callable[..., BaseSampler]
 
 SAMPLERS: Registry[SamplerFactory] = Registry("sampler", key="--sampler")
 register_sampler = SAMPLERS.register
 
-#: Samplers whose Optuna class takes ``constraints_func``.
+#: Samplers whose Optuna class samples with the trials' constraints.
 _CONSTRAINED = {"tpe", "nsga2", "gp"}
 
 
@@ -64,12 +63,9 @@ def _tpe(
     *,
     seed: int | None = None,
     n_trials: int | None = None,
-    constraints_func: ConstraintsFunc | None = None,
     **_: Any,
 ) -> BaseSampler:
-    return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=_startup(n_trials), multivariate=True, constraints_func=constraints_func
-    )
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=_startup(n_trials), multivariate=True)
 
 
 @register_sampler("cmaes")
@@ -92,13 +88,10 @@ def _nsga2(
     *,
     seed: int | None = None,
     n_trials: int | None = None,
-    constraints_func: ConstraintsFunc | None = None,
     **_: Any,
 ) -> BaseSampler:
     population = max(4, min(50, (n_trials or 100) // 4))
-    return optuna.samplers.NSGAIISampler(
-        population_size=population, seed=seed, constraints_func=constraints_func
-    )
+    return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
 
 
 @register_sampler("gp")
@@ -106,13 +99,11 @@ def _gp(
     *,
     seed: int | None = None,
     n_trials: int | None = None,
-    constraints_func: ConstraintsFunc | None = None,
     **_: Any,
 ) -> BaseSampler:
     return optuna.samplers.GPSampler(
         seed=seed,
         n_startup_trials=_startup(n_trials),
-        constraints_func=constraints_func,
         warn_independent_sampling=False,
     )
 
@@ -136,7 +127,6 @@ def create_sampler(
     seed: int | None = None,
     n_objectives: int = 1,
     n_trials: int | None = None,
-    constraints_func: ConstraintsFunc | None = None,
 ) -> BaseSampler:
     """The Optuna sampler called ``name`` (unknown names list the close ones)."""
     factory = SAMPLERS.get(name)
@@ -147,7 +137,6 @@ def create_sampler(
         seed=seed,
         n_objectives=n_objectives,
         n_trials=n_trials,
-        constraints_func=constraints_func,
     )
 
 

@@ -30,9 +30,9 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from knobwise.config import read_yaml
-from knobwise.tune._objective import Objective, Objectives, TrialFailed, constraints_func
+from knobwise.tune._objective import Objective, Objectives, TrialFailed
 from knobwise.tune._pruners import create_pruner
-from knobwise.tune._samplers import create_sampler, supports_constraints
+from knobwise.tune._samplers import create_sampler
 from knobwise.tune._space import parse_space
 from knobwise.tune._study import StudySettings, budget_left, counted_trials, load_optuna_study, open_storage
 
@@ -118,9 +118,6 @@ def open_study(settings: StudySettings, url: str, worker: int = 0) -> optuna.Stu
         seed=worker_seed(settings.seed, worker, n_existing),
         n_objectives=len(settings.objectives),
         n_trials=settings.n_trials,
-        constraints_func=constraints_func
-        if settings.constraints and supports_constraints(settings.sampler)
-        else None,
     )
     pruner = create_pruner(
         settings.pruner,
