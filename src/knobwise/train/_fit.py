@@ -160,9 +160,13 @@ class Trainer:
         aug_gen = torch.Generator(device=self.device).manual_seed(epoch_seed(self.seed, epoch, 1))
         torch.manual_seed(epoch_seed(self.seed, epoch, 2))  # dropout masks
         self.model.train()
-        loss_sum = torch.zeros((), device=self.device)
         self._grad_sum.zero_()
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        # Per-step results are kept as references and reduced once at the end of the epoch: a list
+        # append costs no kernel, where a running sum costs several small ones on every step.
+        losses: list[torch.Tensor] = []
+        sizes: list[int] = []
+        preds: list[torch.Tensor] = []
+        targets: list[torch.Tensor] = []
         report_every = max(1, self.steps_per_epoch // 50)
         self.progress.start_epoch(epoch, self.steps_per_epoch)
         for step, idx in enumerate(self._batches(n, gen)):
@@ -190,11 +194,17 @@ class Trainer:
                 self._after_backward(step)
                 self.optimizer.step()
             self.schedule.step_batch()
-            loss_sum.add_(loss.detach(), alpha=idx.shape[0])
-            correct += (logits.detach().argmax(1) == (yb if yb.ndim == 1 else yb.argmax(1))).sum()
+            losses.append(loss.detach())
+            sizes.append(idx.shape[0])
+            preds.append(logits.detach().argmax(1))
+            targets.append(yb)
             if step % report_every == 0:
                 self.progress.advance(report_every if step else 1)
-        return loss_sum / n, correct.float() / n
+        weights = torch.tensor(sizes, device=self.device, dtype=torch.float32)
+        mean_loss = (torch.stack(losses).float() * weights).sum() / n
+        target = torch.cat([t if t.ndim == 1 else t.argmax(1) for t in targets])  # soft: MixUp/CutMix
+        accuracy = (torch.cat(preds) == target).float().mean()
+        return mean_loss, accuracy
 
     def _after_backward(self, step: int) -> None:
         """On sampled steps add each layer's gradient norm to the epoch sums (no host sync); clip."""
