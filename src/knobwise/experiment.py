@@ -15,6 +15,7 @@ from __future__ import annotations
 import platform
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from knobwise.config import (
 from knobwise.data import PreparedData, predict_tta, prepare_data, training_knobs
 from knobwise.errors import ConfigError, KnobwiseError, RunError, TrainingError
 from knobwise.metrics import (
+    UndefinedMetricWarning,
     check_objective,
     check_objective_classes,
     logits_metrics,
@@ -255,9 +257,20 @@ def _train_in(
     atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
     atomic_write_json(run.model_json, _model_json(cfg, data, layers))
     predictions: dict[str, dict[str, Any]] = {}
-    metrics = evaluate_splits(
-        trainer.model, data, trainer.amp_dtype, predictions=predictions, tta=cfg.evaluate.tta
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UndefinedMetricWarning)
+        metrics = evaluate_splits(
+            trainer.model, data, trainer.amp_dtype, predictions=predictions, tta=cfg.evaluate.tta
+        )
+    for w in caught:
+        if not issubclass(w.category, UndefinedMetricWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    undefined = any(issubclass(w.category, UndefinedMetricWarning) for w in caught)
+    if undefined:  # one line in the log instead of a Python warning per split
+        trainer.log(
+            "note: some rates have a zero denominator (e.g. LR+ with no false positives) and are "
+            "written as null in metrics.json, never as 0"
+        )
     summary = summarize(trainer.model, data.input_shape)
     metrics["model"] = {"params": summary.total_params, "size_mb": summary.size_mb, "depth": summary.depth}
     metrics["run"] = {

@@ -19,8 +19,8 @@ def format_logs(logs: dict[str, float]) -> str:
     """
     parts = []
     for key, value in logs.items():
-        if key in ("epoch", "time") or isinstance(value, str):
-            continue
+        if key in ("epoch", "time") or isinstance(value, str) or "/" in key:
+            continue  # grad_norm/<layer> and notes go to history.csv, not the epoch line
         if value is None:
             parts.append(f"{key} n/a")
         elif key.endswith("accuracy"):
