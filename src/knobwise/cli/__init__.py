@@ -5,8 +5,9 @@ and is listed in :data:`COMMANDS`. Errors derived from :class:`~knobwise.errors.
 printed as one line on stderr and turned into their exit code (2 bad input, 1 failed work).
 
 Example:
-    >>> from knobwise.cli import main
-    >>> main(["--version"])  # doctest: +SKIP
+    >>> from knobwise.cli import build_parser
+    >>> build_parser().parse_args(["train", "--set", "train.epochs=2"]).overrides
+    ['train.epochs=2']
 """
 
 from __future__ import annotations

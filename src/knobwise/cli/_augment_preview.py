@@ -5,9 +5,10 @@ the pipeline training uses, with the config's seed), and saves it as a PNG (matp
 Augmented images are shown after undoing the normalization, on the same pixel scale as the
 originals. With MixUp/CutMix the title gives the two classes of the soft target.
 
-Example:
-    >>> from knobwise.cli import main
-    >>> main(["augment-preview", "examples/keras_mnist_cnn.yaml", "--n", "8"])  # doctest: +SKIP
+Example (needs the MNIST files)::
+
+    from knobwise.cli import main
+    main(["augment-preview", "examples/keras_mnist_cnn.yaml", "--n", "8"])  # writes a PNG grid
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ label that disagrees with its cluster's majority label is marked.
 
 Example:
     >>> import numpy as np
-    >>> proba = np.array([[.9, .1], [.8, .2], [.2, .8], [.85, .15]])
+    >>> proba = np.array([[.9, .1], [.8, .2], [.2, .8], [.95, .05]])
     >>> flagged, score, suggested = confident_learning(proba, np.array([0, 0, 1, 1]))
     >>> flagged.tolist(), suggested.tolist()
     ([False, False, False, True], [0, 0, 1, 0])

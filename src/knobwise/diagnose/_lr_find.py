@@ -59,7 +59,7 @@ class LRFindResult:
 def smooth(losses: np.ndarray, beta: float = 0.98) -> np.ndarray:
     """Exponential moving average with bias correction (the first values are not pulled to 0).
 
-    >>> smooth(np.array([1.0, 1.0, 1.0])).tolist()
+    >>> np.round(smooth(np.array([1.0, 1.0, 1.0])), 12).tolist()
     [1.0, 1.0, 1.0]
     """
     out = np.empty(len(losses))

@@ -47,9 +47,11 @@ def register_model(
 
     ``input_shape`` is the model's natural (C, H, W), used when no input shape is given.
 
-    >>> @register_model("tiny", input_shape=(1, 4, 4))  # doctest: +SKIP
-    ... def tiny(num_classes: int) -> list:
-    ...     return ["flatten", {"dense": {"units": num_classes}}]
+    Example (in your own module, before building ``model: {name: tiny}``)::
+
+        @register_model("tiny", input_shape=(1, 4, 4))
+        def tiny(num_classes: int) -> list:
+            return ["flatten", {"dense": {"units": num_classes}}]
     """
 
     def deco(fn: ZooFn) -> ZooFn:

@@ -1,11 +1,10 @@
 """The HTML report: one self-contained page per run, per comparison and per study.
 
-Example:
-    >>> from knobwise.report import report_kind, write_report
-    >>> report_kind("runs/20250101-digits")  # doctest: +SKIP
-    'run'
-    >>> write_report(["runs/a", "runs/b"], out="compare.html")  # doctest: +SKIP
-    PosixPath('compare.html')
+Example (with finished runs)::
+
+    from knobwise.report import report_kind, write_report
+    report_kind("runs/20250101-digits")                        # -> "run"
+    write_report(["runs/a", "runs/b"], out="compare.html")     # -> Path("compare.html")
 """
 
 from __future__ import annotations

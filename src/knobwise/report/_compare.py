@@ -5,9 +5,9 @@ F1, latency, parameters, test accuracy) and the ``select`` verdict for the optim
 constraints that the first run's config names (``knobwise.metrics.select_candidates``; dev is the
 default split, as in ``knobwise select``).
 
-Example:
-    >>> write_comparison_report(["runs/a", "runs/b"], "compare.html")  # doctest: +SKIP
-    PosixPath('compare.html')
+Example (two finished runs)::
+
+    write_comparison_report(["runs/a", "runs/b"], "compare.html")  # -> Path("compare.html")
 """
 
 from __future__ import annotations

@@ -5,10 +5,9 @@ per split, learning curves, confusion matrices with the classification report, m
 and lowest-confidence examples, diagnosis, error analysis, label issues, augmentation preview,
 model summary and the resolved config.
 
-Example:
-    >>> path = write_run_report("runs/20250101-digits")  # doctest: +SKIP
-    >>> path.name  # doctest: +SKIP
-    'report.html'
+Example (a finished run)::
+
+    path = write_run_report("runs/20250101-digits")  # -> runs/20250101-digits/report.html
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ the Optuna storage (``study.db`` by default) and one run directory per trial und
 The trials are read from the storage; if it cannot be opened, the report shows what
 ``study.json`` records and says so.
 
-Example:
-    >>> write_study_report("studies/lr-search")  # doctest: +SKIP
-    PosixPath('studies/lr-search/report.html')
+Example (a study written by ``knobwise tune``)::
+
+    write_study_report("studies/lr-search")  # -> Path("studies/lr-search/report.html")
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ previous checkpoint readable.
 Example:
     >>> import tempfile, torch
     >>> d = tempfile.mkdtemp()
-    >>> save_checkpoint(d, 1, {"model.w": torch.ones(2)}, {"epoch": 1})
+    >>> save_checkpoint(d, 1, {"model.w": torch.ones(2)}, {"epoch": 1}).name
+    'epoch-0001'
     >>> tensors, state = load_checkpoint(d)
     >>> state["epoch"], tensors["model.w"].tolist()
     (1, [1.0, 1.0])
