@@ -36,6 +36,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_json",
+    "to_json",
     "atomic_save_tensors",
     "read_json",
     "load_tensors",
@@ -73,9 +74,7 @@ def _json_default(obj: Any) -> Any:
         return obj.tolist()
     if hasattr(obj, "tolist"):
         return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+    return str(obj)  # paths, datetimes, enums: their text form
 
 
 def _finite(obj: Any) -> Any:
@@ -89,10 +88,18 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def to_json(obj: Any) -> str:
+    """Indented, strict JSON: NaN and infinities become null, tensors and arrays lists.
+
+    >>> to_json({"x": float("nan")})
+    '{\\n  "x": null\\n}'
+    """
+    return json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False)
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically; NaN and infinities become null."""
-    text = json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False)
-    atomic_write_text(path, text + "\n")
+    atomic_write_text(path, to_json(obj) + "\n")
 
 
 def read_json(path: str | Path) -> Any:

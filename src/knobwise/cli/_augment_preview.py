@@ -14,13 +14,12 @@ Example (needs the MNIST files)::
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from knobwise.cli._common import add_overrides
+from knobwise.cli._common import add_overrides, print_json
 from knobwise.config import load_config
 from knobwise.data import AugmentPipeline, PreparedData, prepare_data
 from knobwise.errors import ConfigError
@@ -110,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_bytes(out, render(data, pipeline, args.n, cfg.seed))
     shown = min(args.n, len(data.splits["train"]))
     if args.json:
-        print(json.dumps({"out": str(out), "n": shown, "augment": pipeline.describe()}))
+        print_json({"out": str(out), "n": shown, "augment": pipeline.describe()})
     else:
         print(f"wrote {out} ({shown} originals beside their augmented versions)")
     return 0

@@ -11,8 +11,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
-__all__ = ["add_overrides"]
+from knobwise.runs import to_json
+
+__all__ = ["add_overrides", "print_json"]
 
 
 def add_overrides(p: argparse.ArgumentParser, what: str = "a config value") -> None:
@@ -25,3 +29,15 @@ def add_overrides(p: argparse.ArgumentParser, what: str = "a config value") -> N
         metavar="KEY=VALUE",
         help=f"override {what}, e.g. --set train.optimizer.lr=0.01 (repeatable)",
     )
+
+
+def print_json(obj: Any) -> None:
+    """``--json`` output: indented, strict JSON (NaN and infinities as null; arrays as lists).
+
+    >>> print_json({"accuracy": 0.5, "lr_plus": float("inf")})
+    {
+      "accuracy": 0.5,
+      "lr_plus": null
+    }
+    """
+    sys.stdout.write(to_json(obj) + "\n")

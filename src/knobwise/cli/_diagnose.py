@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
+from knobwise.cli._common import print_json
 from knobwise.diagnose import GAP_KEYS, decompose, diagnose_run
 from knobwise.errors import ConfigError
 
@@ -86,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
             tolerance=args.tolerance,
         ).to_dict()
     if args.json:
-        json.dump(d, sys.stdout, indent=2)
-        print()
+        print_json(d)
     else:
         _print(d)
     return 0

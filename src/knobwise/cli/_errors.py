@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
+from knobwise.cli._common import print_json
 from knobwise.diagnose import analyze_errors, export_errors, run_predictions, tag_shares
 from knobwise.errors import ConfigError
 
@@ -159,8 +158,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_leakage:
         out["leakage"] = _leakage(args)
     if args.json:
-        json.dump(out, sys.stdout, indent=2)
-        print()
+        print_json(out)
     else:
         _print(out)
     return 0

@@ -7,14 +7,13 @@ its model from ``model.safetensors``, and recomputes every metric; nothing in th
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from knobwise.cli._common import print_json
 from knobwise.config import config_from_dict, read_yaml
 from knobwise.data import prepare_data
 from knobwise.errors import ConfigError, RunError
@@ -187,8 +186,7 @@ def run(args: argparse.Namespace) -> int:
         args.run, args.split, latency=args.latency, ci=args.ci, hesitant=args.hesitant, device=args.device
     )
     if args.json:
-        json.dump(out, sys.stdout, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
-        print()
+        print_json(out)
     else:
         _print(out)
     return 0

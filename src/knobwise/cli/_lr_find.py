@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 import torch
 
-from knobwise.cli._common import add_overrides
+from knobwise.cli._common import add_overrides, print_json
 from knobwise.config import load_config
 from knobwise.data import prepare_data
 from knobwise.diagnose import lr_find, plot_lr_find
@@ -41,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     plot_lr_find(result, args.plot)
     out = {**result.to_dict(), "plot": str(args.plot), "optimizer": cfg.train.optimizer.name}
     if args.json:
-        json.dump(out, sys.stdout, indent=2)
-        print()
+        print_json(out)
         return 0
     print(f"lr range test ({cfg.train.optimizer.name}, {len(result.lrs)} steps, {result.stopped})")
     print(f"suggested learning rate: {result.suggestion:.3g} (steepest descent of the smoothed loss)")

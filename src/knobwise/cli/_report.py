@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+
+from knobwise.cli._common import print_json
 
 NAME = "report"
 HELP = "build the HTML report of a run or a study, or compare several runs side by side"
@@ -25,8 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = write_report(args.paths, args.out)
     if args.json:
-        json.dump({"report": str(path)}, sys.stdout)
-        print()
+        print_json({"report": str(path)})
     else:
         print(f"wrote {path}")
     return 0

@@ -8,13 +8,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import json
-import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from knobwise.cli._common import print_json
 from knobwise.metrics import TABLE_LOADERS, SelectResult, load_table, select_candidates
 
 NAME = "select"
@@ -100,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
     rows = load_rows(args.tables)
     result = select_candidates(rows, args.optimize, args.satisfy, args.direction)
     if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=2)
-        print()
+        print_json(result.to_dict())
     else:
         _print(result)
     return 0 if result.winner is not None else 1

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from knobwise.cli._common import print_json
 from knobwise.config import ModelConfig, load_config
 from knobwise.errors import ConfigError, RunError
 from knobwise.models import build_from_layers, build_model, default_input_shape, summarize
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         model, shape = _from_zoo(target, shape, classes)
     summary = summarize(model, shape)
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
+        print_json(summary.to_dict())
         return 0
     from rich.console import Console
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from rich.console import Console
 from rich.table import Table
 
-from knobwise.cli._common import add_overrides
+from knobwise.cli._common import add_overrides, print_json
 from knobwise.config import load_config
 from knobwise.experiment import RunResult, resume_config, train_experiment
 
@@ -32,8 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
-        json.dump({"run": str(result.run.root), "metrics": result.metrics}, sys.stdout, indent=2)
-        print()
+        print_json({"run": str(result.run.root), "metrics": result.metrics})
         return
     console = Console(highlight=False)
     table = Table(title=f"run {result.run.root}")

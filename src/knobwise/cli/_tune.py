@@ -12,9 +12,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 from typing import Any
 
@@ -22,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 import knobwise.tune  # noqa: F401 - registers study folders as `knobwise select` tables
-from knobwise.cli._common import add_overrides
+from knobwise.cli._common import add_overrides, print_json
 from knobwise.errors import ConfigError
 from knobwise.tune._output import fmt_value
 from knobwise.tune._run import TuneRequest, run_study, study_dir_of
@@ -143,8 +141,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--ensemble: no study in {study_dir} (study.json is missing)")
         result = ensemble_top_k(study_dir, args.top_k, args.storage)
         if args.json:
-            json.dump(result, sys.stdout, indent=2)
-            print()
+            print_json(result)
         else:
             for m in result["members"]:
                 print(f"trial {m['number']}: dev accuracy {m['dev']['accuracy']:.4f}")
@@ -159,8 +156,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     result = run_study(req)
     if args.json:
-        json.dump(result, sys.stdout, indent=2, default=str)
-        print()
+        print_json(result)
     else:
         _print_summary(result, args.top_k)
     return 0 if result.get("best_trials") else 1
