@@ -28,8 +28,9 @@ import torch
 
 from knobwise.config import AugmentConfig, load_config
 from knobwise.data import AugmentPipeline, prepare_data
+from knobwise.device import resolve_device
 from knobwise.models import build_model
-from knobwise.train import Trainer, resolve_device
+from knobwise.train import Trainer
 
 KERAS_MNIST = AugmentConfig(rotation_range=5, zoom_range=0.2, width_shift_range=0.15, height_shift_range=0.15)
 KERAS_CIFAR = AugmentConfig(

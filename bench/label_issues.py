@@ -26,7 +26,7 @@ import torch
 from knobwise.config import load_config
 from knobwise.data import prepare_data
 from knobwise.diagnose import find_label_issues
-from knobwise.runs import write_csv
+from knobwise.io import write_csv
 
 SMALL_CNN = [
     {"conv2d": {"filters": 16, "kernel_size": 3, "activation": "relu"}},
@@ -120,7 +120,7 @@ def main() -> None:
 
 def retrain(cfg, suspects, noisy, index, seed) -> None:  # type: ignore[no-untyped-def]
     """Train on the noisy labels, then with the suspects excluded; print both dev accuracies."""
-    from knobwise.experiment import train_experiment
+    from knobwise.run import train_experiment
 
     with tempfile.TemporaryDirectory() as tmp:
         relabel = Path(tmp) / "noisy.csv"

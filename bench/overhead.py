@@ -24,8 +24,9 @@ import torch.nn.functional as F
 
 from knobwise.config import load_config
 from knobwise.data import PreparedData, prepare_data
+from knobwise.device import resolve_device
 from knobwise.models import build_model
-from knobwise.train import Trainer, epoch_seed, resolve_device
+from knobwise.train import Trainer, epoch_seed
 
 
 def plain_epoch(

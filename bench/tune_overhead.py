@@ -30,7 +30,7 @@ import optuna
 import yaml
 
 from knobwise.config import load_config
-from knobwise.experiment import train_experiment
+from knobwise.run import train_experiment
 from knobwise.tune import TuneRequest, run_study
 
 BASE = ["model.name=mlp", "model.options.hidden=[64]", "train.batch_size=32", "seed=0"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from knobwise.cli import main
-from knobwise.runs import load_tensors
+from knobwise.io import load_tensors
 
 ARGS = [
     "--quiet",

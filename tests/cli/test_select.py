@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from knobwise.cli import main
-from knobwise.metrics import TABLE_LOADERS, UndefinedMetricWarning, register_table_loader
+from knobwise.metrics import UndefinedMetricWarning
+from knobwise.select import TABLE_LOADERS, register_table_loader
 
 CSV = "model,accuracy,latency_ms,notes\nbig,97%,130,deep\nmid,96%,80,ok\nsmall,93%,20,fast\n"
 

@@ -12,7 +12,7 @@ import yaml
 from PIL import Image
 
 from knobwise.cli import main
-from knobwise.runs import load_tensors
+from knobwise.io import load_tensors
 
 FAST = ["--quiet", "--set", "train.epochs=2", "--set", "data.limit=400"]
 

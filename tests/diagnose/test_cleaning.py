@@ -10,7 +10,7 @@ import pytest
 from knobwise.config import DataConfig, load_config
 from knobwise.data import prepare_data
 from knobwise.errors import DataError
-from knobwise.experiment import train_experiment
+from knobwise.run import train_experiment
 
 
 def _csv(path: Path, text: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from knobwise.config import config_from_dict
 from knobwise.diagnose import diagnose_run
-from knobwise.experiment import train_experiment
+from knobwise.run import train_experiment
 
 TINY = ["flatten", {"dense": {"units": 2, "activation": "relu"}}, {"dense": {"units": 10}}]
 BIG = [
@@ -26,7 +26,7 @@ def _run(tmp_path: Path, name: str, layers: list, data: dict, epochs: int) -> Pa
             "evaluate": {"human_error": 0.5},
         }
     )
-    return train_experiment(cfg, tmp_path / name, quiet=True).run.root
+    return train_experiment(cfg, tmp_path / name, quiet=True).root
 
 
 def test_tiny_model_is_diagnosed_high_bias(tmp_path: Path) -> None:

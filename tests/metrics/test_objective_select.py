@@ -14,12 +14,11 @@ from knobwise.metrics import (
     check_objective,
     check_objective_classes,
     classification_metrics,
-    metric_direction,
-    parse_constraint,
     resolve_metric,
     resolve_run_metric,
-    select_candidates,
 )
+from knobwise.objective import metric_direction, parse_constraint
+from knobwise.select import select_candidates
 
 ROWS = [
     {"name": "big", "dev.accuracy": "97%", "latency_ms": 130, "recall": 0.9, "precision": 0.8, "kind": "cnn"},

@@ -11,8 +11,8 @@ import torch
 
 from knobwise.config import DataConfig
 from knobwise.data import prepare_data
-from knobwise.experiment import evaluate_splits
 from knobwise.metrics import UndefinedMetricWarning, load_predictions, save_predictions
+from knobwise.run import evaluate_splits
 
 
 def test_every_split_and_source(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from browser import assert_clean, check_page
 from knobwise.cli import main
 from knobwise.config import load_config
 from knobwise.errors import TrainingError
-from knobwise.experiment import train_experiment
+from knobwise.run import train_experiment
 from knobwise.train import Callback
 
 

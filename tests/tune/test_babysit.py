@@ -11,7 +11,7 @@ from tune_helpers import tiny_args
 
 from knobwise.cli import main
 from knobwise.errors import ConfigError
-from knobwise.experiment import resume_config
+from knobwise.run import resume_config
 
 
 def _history(run: Path) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ from tune_helpers import TINY, write_space
 
 from knobwise.config import load_config
 from knobwise.data import prepare_data
-from knobwise.metrics import load_table
+from knobwise.select import load_table
 from knobwise.tune import TuneRequest, ensemble_top_k, load_study_rows, prepare_study, run_study, run_worker
 
 

@@ -27,7 +27,7 @@ COMMANDS: list[str] = [
     "knobwise.cli._train",
     "knobwise.cli._evaluate",
     "knobwise.cli._diagnose",
-    "knobwise.cli._errors",
+    "knobwise.cli._errors_command",
     "knobwise.cli._lr_find",
     "knobwise.cli._select",
     "knobwise.cli._summary",

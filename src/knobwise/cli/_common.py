@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Any
 
-from knobwise.runs import to_json
+from knobwise.io import to_json
 
 __all__ = ["add_overrides", "print_json"]
 

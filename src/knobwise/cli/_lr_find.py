@@ -9,9 +9,9 @@ import torch
 from knobwise.cli._common import add_overrides, print_json
 from knobwise.config import load_config
 from knobwise.data import prepare_data
+from knobwise.device import resolve_device
 from knobwise.diagnose import lr_find, plot_lr_find
 from knobwise.models import build_from_layers, resolve_layers
-from knobwise.train import resolve_device
 
 NAME = "lr-find"
 HELP = "learning-rate range test: loss vs. an exponentially rising rate, a plot and a suggested rate"

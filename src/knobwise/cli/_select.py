@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from knobwise.cli._common import print_json
-from knobwise.metrics import TABLE_LOADERS, SelectResult, load_table, select_candidates
+from knobwise.select import TABLE_LOADERS, SelectResult, load_table, select_candidates
 
 NAME = "select"
 HELP = "choose the best candidate (table rows, runs, a study) by one metric subject to constraints"

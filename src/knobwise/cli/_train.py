@@ -7,9 +7,10 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from knobwise.api import Run, train
 from knobwise.cli._common import add_overrides, print_json
-from knobwise.config import load_config
-from knobwise.experiment import RunResult, resume_config, train_experiment
+from knobwise.errors import ConfigError
+from knobwise.objective import SPLITS
 
 NAME = "train"
 HELP = "train a model from a YAML config (no config: the built-in digits quickstart) into a run directory"
@@ -28,15 +29,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the run directory and metrics as JSON")
 
 
-def _print_result(result: RunResult, as_json: bool) -> None:
+def _print_result(result: Run, as_json: bool) -> None:
     if as_json:
-        print_json({"run": str(result.run.root), "metrics": result.metrics})
+        print_json({"run": str(result.root), "metrics": result.metrics})
         return
     console = Console(highlight=False)
-    table = Table(title=f"run {result.run.root}")
+    table = Table(title=f"run {result.root}")
     for col in ("split", "examples", "loss", "accuracy", "error %"):
         table.add_column(col, justify="right" if col != "split" else "left")
-    for split in ("train", "train_dev", "dev", "test"):
+    for split in SPLITS:
         m = result.metrics.get(split)
         if m:
             table.add_row(
@@ -45,23 +46,20 @@ def _print_result(result: RunResult, as_json: bool) -> None:
     console.print(table)
     if result.stop_reason:
         console.print(result.stop_reason)
-    console.print(f"wrote {result.run.root}/ (config.yaml, history.csv, metrics.json, model.safetensors)")
+    console.print(
+        f"wrote {result.root}/ (config.yaml, history.csv, metrics.json, model.safetensors, report.html)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume:
-        if args.config:
-            from knobwise.errors import ConfigError
-
-            raise ConfigError(
-                "--resume takes the run's own config.yaml: give no CONFIG (change knobs with --set)"
-            )
-        run_paths, cfg, changed = resume_config(args.resume, args.overrides)
-        result = train_experiment(
-            cfg, resume=run_paths.root, knob_changes=changed, quiet=args.quiet or args.json
+    if args.resume and args.config:
+        raise ConfigError(
+            "--resume takes the run's own config.yaml: give no CONFIG (change knobs with --set)"
         )
+    quiet = args.quiet or args.json
+    if args.resume:
+        result = train(overrides=args.overrides, resume=args.resume, quiet=quiet)
     else:
-        cfg = load_config(args.config, args.overrides)
-        result = train_experiment(cfg, args.out, quiet=args.quiet or args.json)
+        result = train(args.config, args.overrides, args.out, quiet=quiet)
     _print_result(result, args.json)
     return 0

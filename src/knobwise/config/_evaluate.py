@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from knobwise.config._augment import TTAConfig
 from knobwise.config._base import Section
 from knobwise.errors import ConfigError
+from knobwise.objective import validate_objective
 
 
 class EvaluateConfig(Section):
@@ -27,9 +28,6 @@ class EvaluateConfig(Section):
 
     @model_validator(mode="after")
     def _check_objective(self) -> EvaluateConfig:
-        # Imported here because the metrics package itself imports the config package.
-        from knobwise.metrics import validate_objective
-
         try:
             validate_objective(self.metric, self.constraints, self.direction)
         except ConfigError as exc:

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -67,17 +68,26 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Return a copy of ``data`` with each ``a.b=c`` override set (values parsed as YAML).
+def apply_overrides(
+    data: dict[str, Any], overrides: Sequence[str] | Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Return a copy of ``data`` with each override set: ``a.b=c`` text (the value parsed as
+    YAML, as ``--set`` gives it) or a mapping of dotted keys to values (used as they are, as
+    the Python API and tuning give them).
 
     Every key is checked against the schema first, so a typo names the closest valid key.
 
     >>> apply_overrides({}, ["train.optimizer.lr=0.5"])
     {'train': {'optimizer': {'lr': 0.5}}}
+    >>> apply_overrides({}, {"train.epochs": 3})
+    {'train': {'epochs': 3}}
     """
     out = copy.deepcopy(data)
-    for item in overrides or []:
-        parts, value = _parse_override(item)
+    if isinstance(overrides, Mapping):
+        pairs = [(str(k).split("."), v) for k, v in overrides.items()]
+    else:
+        pairs = [_parse_override(item) for item in overrides or []]
+    for parts, value in pairs:
         validate_path(".".join(parts))
         node = out
         for part in parts[:-1]:
@@ -88,7 +98,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
                 child = {}
             node[part] = child
             node = child
-        node[parts[-1]] = value
+        node[parts[-1]] = copy.deepcopy(value)
     return out
 
 
@@ -184,8 +194,14 @@ def config_from_dict(data: dict[str, Any]) -> ExperimentConfig:
         raise ConfigError(_format_error(exc.errors()[0])) from None
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Load a YAML config (or the built-in :data:`QUICKSTART` when ``path`` is None), apply overrides."""
+def load_config(
+    path: str | Path | None = None, overrides: Sequence[str] | Mapping[str, Any] | None = None
+) -> ExperimentConfig:
+    """Load a YAML config (or the built-in :data:`QUICKSTART` when ``path`` is None), apply overrides.
+
+    >>> load_config(None, {"train.epochs": 2}).train.epochs
+    2
+    """
     data = read_yaml(path) if path is not None else copy.deepcopy(QUICKSTART)
     return config_from_dict(apply_overrides(data, overrides))
 

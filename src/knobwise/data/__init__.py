@@ -21,14 +21,15 @@ from knobwise.data._batches import epoch_batches, num_batches
 from knobwise.data._cache import cache_dir, extract_tar
 from knobwise.data._cifar10 import safe_unpickle
 from knobwise.data._expand import expand_split, shift_copies
-from knobwise.data._knobs import TrainingKnobs, training_knobs
+from knobwise.data._leakage import LeakageReport, find_leakage
 from knobwise.data._mix import mix_batch, sample_beta
 from knobwise.data._mnist import MNIST_FILES, read_idx
 from knobwise.data._normalize import NORMALIZE_MODES, Normalizer
-from knobwise.data._prepare import SPLIT_ORDER, PreparedData, SplitData, prepare_data
+from knobwise.data._prepare import PreparedData, SplitData, prepare_data
 from knobwise.data._source import SOURCES, Source, default_root, list_sources, load_source, register_source
 from knobwise.data._sources_multi import load_sources
 from knobwise.data._split import LIMIT_SEED, SplitPlan, class_counts, plan_splits, stratified_subset
+from knobwise.data._training_knobs import TrainingKnobs, training_knobs
 from knobwise.data._tta import predict_tta, tta_views
 
 __all__ = [
@@ -39,7 +40,9 @@ __all__ = [
     "balanced_weights",
     "expand_split",
     "fill_values",
+    "find_leakage",
     "imbalance_line",
+    "LeakageReport",
     "load_sources",
     "mix_batch",
     "predict_tta",
@@ -52,7 +55,6 @@ __all__ = [
     "MNIST_FILES",
     "NORMALIZE_MODES",
     "SOURCES",
-    "SPLIT_ORDER",
     "Normalizer",
     "PreparedData",
     "Source",

@@ -19,10 +19,9 @@ from knobwise.data._normalize import Normalizer
 from knobwise.data._source import Source, load_source
 from knobwise.data._split import LIMIT_SEED, class_counts, stratified_subset
 from knobwise.errors import DataError
+from knobwise.objective import SPLITS
 
-__all__ = ["SplitData", "PreparedData", "prepare_data", "SPLIT_ORDER"]
-
-SPLIT_ORDER = ("train", "train_dev", "dev", "test")
+__all__ = ["SplitData", "PreparedData", "prepare_data"]
 
 
 @dataclass
@@ -83,7 +82,7 @@ class PreparedData:
         if skipped:
             lines.append("  skipped: " + ", ".join(f"{n} {what}" for what, n in sorted(skipped.items())))
         lines.extend(f"  warning: {w}" for w in self.warnings)
-        from knobwise.data._knobs import imbalance_lines  # the data knobs import this module
+        from knobwise.data._training_knobs import imbalance_lines  # the data knobs import this module
 
         lines.extend(f"  {line}" for line in [*imbalance_lines(self), *self.meta.get("notes", [])])
         return lines
@@ -143,8 +142,8 @@ def prepare_data(
     ((1, 8, 8), 10)
     """
     device = torch.device(device)
-    from knobwise.data._knobs import build_train_knobs, plan_pool, split_weights
     from knobwise.data._sources_multi import load_sources
+    from knobwise.data._training_knobs import build_train_knobs, plan_pool, split_weights
 
     src = load_sources(cfg) if cfg.sources else load_source(cfg)
     _check_source(src, cfg.dataset)
@@ -166,7 +165,7 @@ def prepare_data(
 
     # Positions into the source pool / own test set for every split.
     where: dict[str, tuple[np.ndarray, bool]] = {}
-    for name in SPLIT_ORDER:
+    for name in SPLITS:
         if name in plan.indices:
             test_side = plan.from_test_set[name]
             base = keep_t if test_side else keep

@@ -11,11 +11,17 @@ Example:
     ('high bias', 'bigger network')
 """
 
+from knobwise.diagnose._advice import PROBLEMS, Knob, knobs_for, list_problems
 from knobwise.diagnose._curves import CurveFinding, diagnose_curves, read_history
 from knobwise.diagnose._decompose import GAP_KEYS, Decomposition, check_error, decompose
-from knobwise.diagnose._errors import DEFAULT_TAGS, EXPORT_FIELDS, analyze_errors, export_errors, tag_shares
+from knobwise.diagnose._error_analysis import (
+    DEFAULT_TAGS,
+    EXPORT_FIELDS,
+    analyze_errors,
+    export_errors,
+    tag_shares,
+)
 from knobwise.diagnose._gradients import GRAD_PREFIX, GradientFinding, diagnose_gradients, gradient_table
-from knobwise.diagnose._knobs import PROBLEMS, Knob, knobs_for, list_problems
 from knobwise.diagnose._label_issues import (
     LabelIssues,
     cluster_disagreement,
@@ -23,16 +29,8 @@ from knobwise.diagnose._label_issues import (
     find_label_issues,
     out_of_fold_proba,
 )
-from knobwise.diagnose._leakage import LeakageReport, find_leakage
 from knobwise.diagnose._lr_find import LRFindResult, lr_find, plot_lr_find, smooth, suggest_lr
-from knobwise.diagnose._run import (
-    diagnose_run,
-    load_run_config,
-    load_run_metrics,
-    predictions_for,
-    run_errors,
-    run_predictions,
-)
+from knobwise.diagnose._run import diagnose_run, run_errors
 
 __all__ = [
     "DEFAULT_TAGS",
@@ -46,7 +44,6 @@ __all__ = [
     "Knob",
     "LRFindResult",
     "LabelIssues",
-    "LeakageReport",
     "analyze_errors",
     "check_error",
     "cluster_disagreement",
@@ -57,19 +54,14 @@ __all__ = [
     "diagnose_run",
     "export_errors",
     "find_label_issues",
-    "find_leakage",
     "gradient_table",
     "knobs_for",
     "list_problems",
-    "load_run_config",
-    "load_run_metrics",
     "lr_find",
     "out_of_fold_proba",
     "plot_lr_find",
-    "predictions_for",
     "read_history",
     "run_errors",
-    "run_predictions",
     "smooth",
     "suggest_lr",
     "tag_shares",

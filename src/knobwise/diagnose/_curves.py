@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from knobwise.diagnose._knobs import Knob, knobs_for
+from knobwise.diagnose._advice import Knob, knobs_for
 from knobwise.errors import RunError
 
 __all__ = ["CurveFinding", "diagnose_curves", "read_history"]

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from knobwise.diagnose._knobs import Knob, knobs_for
+from knobwise.diagnose._advice import Knob, knobs_for
 from knobwise.errors import ConfigError
 
 __all__ = ["Decomposition", "decompose", "check_error", "GAP_KEYS"]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from knobwise.diagnose._knobs import Knob, knobs_for
+from knobwise.diagnose._advice import Knob, knobs_for
 
 __all__ = ["GradientFinding", "diagnose_gradients", "gradient_table", "GRAD_PREFIX"]
 

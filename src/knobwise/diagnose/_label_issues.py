@@ -37,7 +37,7 @@ import torch
 from knobwise.config import ExperimentConfig
 from knobwise.data import PreparedData, SplitData
 from knobwise.errors import ConfigError
-from knobwise.runs import write_csv
+from knobwise.io import write_csv
 
 __all__ = [
     "LabelIssues",

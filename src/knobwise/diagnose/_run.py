@@ -1,8 +1,7 @@
-"""What the diagnosis reads from a run directory: errors, config, history and predictions.
+"""Diagnosing a run: its errors per split, decomposed against human-level and Bayes error, plus
+what its learning curves and gradients say.
 
-Predictions come from the run's ``predictions.npz`` when it has one; otherwise they are computed
-from the trained model on the run's own data split (``prepare_data`` is deterministic in the
-config and seed, so it is the split the run was trained and evaluated on).
+Everything about the run (metrics, config, history) comes through :class:`knobwise.run.BaseRun`.
 
 Example:
     >>> run_errors({"train": {"error": 1.5}, "dev": {"error": 3.0}, "model": {}})
@@ -11,95 +10,32 @@ Example:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from knobwise.config import ExperimentConfig, config_from_dict, read_yaml
+from knobwise.diagnose._curves import diagnose_curves
+from knobwise.diagnose._decompose import decompose
+from knobwise.diagnose._gradients import diagnose_gradients
 from knobwise.errors import RunError
-from knobwise.metrics import Predictions, load_prediction_classes, load_predictions
-from knobwise.runs import RunPaths, open_run, read_json
+from knobwise.objective import SPLITS
+from knobwise.run import BaseRun, as_run
 
-__all__ = ["run_errors", "load_run_metrics", "load_run_config", "run_predictions", "predictions_for"]
-
-_SPLITS = ("train", "train_dev", "dev", "test")
+__all__ = ["run_errors", "diagnose_run"]
 
 
 def run_errors(metrics: dict[str, Any]) -> dict[str, float]:
     """Per-split error in percent from a ``metrics.json`` mapping (splits without one are left out)."""
     out: dict[str, float] = {}
-    for split in _SPLITS:
+    for split in SPLITS:
         m = metrics.get(split)
         if isinstance(m, dict) and isinstance(m.get("error"), int | float):
             out[split] = float(m["error"])
     return out
 
 
-def load_run_metrics(run_dir: str | Path) -> tuple[RunPaths, dict[str, Any]]:
-    """The run and its ``metrics.json``; a run without metrics is a :class:`RunError`."""
-    run = open_run(run_dir)
-    if not run.metrics.is_file():
-        raise RunError(f"{run.root}: no metrics.json (the run has not finished; --resume it)")
-    metrics = read_json(run.metrics)
-    if not isinstance(metrics, dict) or not run_errors(metrics):
-        raise RunError(f"{run.metrics}: no per-split error in it (expected keys train/dev/test with 'error')")
-    return run, metrics
-
-
-def load_run_config(run: RunPaths) -> tuple[ExperimentConfig, dict[str, Any]]:
-    """The run's resolved config, validated and as the plain mapping it was saved as."""
-    raw = read_yaml(run.config)
-    return config_from_dict(raw), raw
-
-
-@torch.no_grad()
-def predictions_for(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    index: np.ndarray,
-    ids: np.ndarray | None = None,
-    source: np.ndarray | None = None,
-) -> Predictions:
-    """:class:`Predictions` of ``model`` on one device-resident split."""
-    from knobwise.train import predict_logits
-
-    proba = torch.softmax(predict_logits(model, x), dim=1).cpu().numpy().astype(np.float32)
-    return Predictions(
-        index=np.asarray(index, dtype=np.int64),
-        true=y.cpu().numpy().astype(np.int64),
-        pred=proba.argmax(1).astype(np.int64),
-        proba=proba,
-        ids=None if ids is None else np.asarray(ids).astype(str),
-        source=None if source is None else np.asarray(source).astype(str),
-    )
-
-
-def run_predictions(run_dir: str | Path, split: str) -> tuple[Predictions, list[str]]:
-    """The predictions of one split of a run and the class names."""
-    run = open_run(run_dir)
-    if run.predictions.is_file():
-        preds = load_predictions(run.predictions)
-        if split in preds:
-            return preds[split], load_prediction_classes(run.predictions)
-    from knobwise.data import prepare_data
-    from knobwise.experiment import load_trained
-
-    cfg, _ = load_run_config(run)
-    model, meta = load_trained(run.root)
-    data = prepare_data(cfg.data, seed=cfg.seed, device="cpu")
-    if split not in data.splits:
-        raise RunError(f"{run.root}: has no {split} split (splits: {', '.join(data.splits)})")
-    s = data.splits[split]
-    return predictions_for(model, s.x, s.y, s.index, s.ids, s.groups), list(
-        meta.get("classes") or data.classes
-    )
-
-
 def diagnose_run(
-    run_dir: str | Path,
+    run: BaseRun | str | Path,
     *,
     human: float | None = None,
     bayes: float | None = None,
@@ -110,16 +46,17 @@ def diagnose_run(
     Human-level and Bayes error come from the arguments, else from ``evaluate.human_error`` /
     ``evaluate.bayes_error`` in the run's config. A run without ``metrics.json`` is a RunError.
     """
-    from knobwise.diagnose._curves import diagnose_curves, read_history
-    from knobwise.diagnose._decompose import decompose
-    from knobwise.diagnose._gradients import diagnose_gradients
-
-    run, metrics = load_run_metrics(run_dir)
-    cfg, raw = load_run_config(run)
-    errs = run_errors(metrics)
+    run = as_run(run)
+    errs = run_errors(run.metrics)
+    if not errs:
+        raise RunError(
+            f"{run.paths.metrics}: no per-split error in it (expected keys train/dev/test with 'error')"
+        )
+    cfg = run.config
+    raw = cfg.model_dump(mode="json")
     human = human if human is not None else cfg.evaluate.human_error
     bayes = bayes if bayes is not None else cfg.evaluate.bayes_error
-    names = {k: f"{run.metrics} {k} error" for k in ("train", "train_dev", "dev", "test")}
+    names = {k: f"{run.paths.metrics} {k} error" for k in SPLITS}
     d = decompose(
         train=errs.get("train"),
         train_dev=errs.get("train_dev"),
@@ -132,7 +69,8 @@ def diagnose_run(
         names=names,
     )
     out = d.to_dict()
-    rows = read_history(run.history) if run.history.is_file() else []
+    # The curve checks read an empty cell as NaN (a value not recorded that epoch).
+    rows = [{k: math.nan if v is None else v for k, v in r.items()} for r in run.history]
     out["curves"] = [f.to_dict() for f in diagnose_curves(rows, tolerance, raw)]
     out["gradients"] = [f.to_dict() for f in diagnose_gradients(rows, config=raw)]
     out["run"] = str(run.root)

@@ -28,7 +28,8 @@ from typing import Any
 import torch
 
 from knobwise.metrics._confusion import batched_confusion
-from knobwise.metrics._rates import COUNT_NAMES, PROPORTIONS, counts_from_confusion, rate_tensors
+from knobwise.metrics._rates import counts_from_confusion, rate_tensors
+from knobwise.objective import COUNT_NAMES, PROPORTIONS
 
 __all__ = [
     "AVERAGES",

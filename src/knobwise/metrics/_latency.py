@@ -14,30 +14,15 @@ Example:
 
 from __future__ import annotations
 
-import platform
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from knobwise.train import autocast
+from knobwise.device import autocast, describe_device, synchronizer
 
-__all__ = ["measure_latency", "device_description"]
-
-
-def device_description(device: torch.device) -> str:
-    """A human-readable name of ``device`` (the GPU model, or the CPU and its thread count)."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{device.type} ({platform.processor() or platform.machine()})"
-
-
-def _sync(device: torch.device) -> Callable[[], None]:
-    if device.type == "cuda":
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
+__all__ = ["measure_latency"]
 
 
 @torch.inference_mode()
@@ -61,7 +46,7 @@ def measure_latency(
     x = example if example.dim() == 4 else example.unsqueeze(0)
     x = x[:1].contiguous()
     device = x.device
-    sync = _sync(device)
+    sync = synchronizer(device)
     was_training = model.training
     model.eval()
     try:
@@ -97,7 +82,7 @@ def measure_latency(
         "batch": 1,
         "throughput_per_s": throughput_batch * throughput_runs / total,
         "throughput_batch": throughput_batch,
-        "device": device_description(device),
+        "device": describe_device(device),
         "device_type": device.type,
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),

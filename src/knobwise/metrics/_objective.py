@@ -19,64 +19,37 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from knobwise.errors import ConfigError
 from knobwise.metrics._aggregate import aggregate_rates
-from knobwise.metrics._expr import (
+from knobwise.objective import (
+    GROUPS,
+    METRIC_FORMS,
+    RATE_NAMES,
+    RUN_MEASURES,
+    SPLITS,
+    TOP_NAMES,
     Node,
     evaluate_expression,
     expression_direction,
     names_in,
+    parse_beta,
     parse_constraint,
     parse_expression,
+    path_parts,
+    rate_name,
 )
-from knobwise.metrics._rates import COUNT_NAMES, RATE_NAMES, canonical_rate, parse_beta
 from knobwise.registry import closest
 
 __all__ = [
-    "SPLITS",
-    "RUN_MEASURES",
-    "LATENCY_NAMES",
     "resolve_metric",
     "resolve_run_metric",
-    "check_metric_path",
-    "validate_objective",
-    "needs_latency",
     "check_objective",
     "check_objective_classes",
     "objective_lines",
 ]
-
-SPLITS = ("train", "train_dev", "dev", "test")
-_TOP = ("accuracy", "error", "loss", "n")
-_GROUPS = ("macro", "weighted", "micro", "hmean", "binary")
-#: Run-wide measurements and where they live in metrics.json.
-RUN_MEASURES: dict[str, tuple[str, str]] = {
-    "latency_ms": ("latency", "median_ms"),
-    "latency_p95_ms": ("latency", "p95_ms"),
-    "latency_mean_ms": ("latency", "mean_ms"),
-    "throughput": ("latency", "throughput_per_s"),
-    "params": ("model", "params"),
-    "size_mb": ("model", "size_mb"),
-    "depth": ("model", "depth"),
-}
-LATENCY_NAMES = frozenset(k for k, (sec, _) in RUN_MEASURES.items() if sec == "latency")
-_FORMS = "accuracy, error, loss, macro|weighted|micro|hmean|binary.RATE, per_class.CLASS.RATE"
-
-
-def _rate(name: str, path: str) -> str:
-    """Canonical rate name, or a ConfigError naming close ones."""
-    r = canonical_rate(name)
-    if r in RATE_NAMES or r in COUNT_NAMES or parse_beta(r) is not None:
-        return r
-    near = closest(r, [*RATE_NAMES, *COUNT_NAMES])
-    hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-    raise ConfigError(
-        f"metric {path!r}: unknown rate {name!r}{hint} (rates: {', '.join(RATE_NAMES)}, f<beta>)"
-    )
 
 
 def _fbeta_of(row: dict[str, Any], beta: float) -> float | None:
@@ -98,14 +71,6 @@ def _from_row(row: dict[str, Any], rate: str) -> float | None:
     return None
 
 
-def _parts(path: str) -> list[str]:
-    """``path`` split at dots, keeping a decimal F-beta (``f0.5``) whole."""
-    parts = path.split(".")
-    if len(parts) >= 3 and re.fullmatch(r"f\d+", parts[-2], re.IGNORECASE) and parts[-1].isdigit():
-        parts = [*parts[:-2], f"{parts[-2]}.{parts[-1]}"]
-    return parts
-
-
 def resolve_metric(metrics_split: dict[str, Any], path: str) -> float | None:
     """The number at ``path`` in one split's metrics; None when it is undefined (0/0).
 
@@ -114,19 +79,19 @@ def resolve_metric(metrics_split: dict[str, Any], path: str) -> float | None:
     >>> resolve_metric({"per_class": {"a": {"tp": 1, "fp": 1, "fn": 0}}}, "per_class.a.f2")
     0.8333333333333334
     """
-    parts = _parts(path)
+    parts = path_parts(path)
     head = parts[0].lower()
-    if len(parts) == 1 and head in _TOP:
+    if len(parts) == 1 and head in TOP_NAMES:
         v = metrics_split.get(head)
         return None if v is None else float(v)
     if head == "per_class" and len(parts) >= 3:
-        cls, rate = ".".join(parts[1:-1]), _rate(parts[-1], path)
+        cls, rate = ".".join(parts[1:-1]), rate_name(parts[-1], path)
         table = metrics_split.get("per_class", {})
         if cls not in table:
             raise ConfigError(f"metric {path!r}: no class {cls!r} (classes: {', '.join(table)})")
         return _from_row(table[cls], rate)
-    if head in _GROUPS and len(parts) == 2:
-        rate = _rate(parts[1], path)
+    if head in GROUPS and len(parts) == 2:
+        rate = rate_name(parts[1], path)
         group = metrics_split.get(head)
         if group is None:
             if head == "binary":
@@ -142,9 +107,9 @@ def resolve_metric(metrics_split: dict[str, Any], path: str) -> float | None:
             rate,
             head,
         )
-    near = closest(path, [*_TOP, *(f"{g}.{r}" for g in _GROUPS for r in RATE_NAMES)])
+    near = closest(path, [*TOP_NAMES, *(f"{g}.{r}" for g in GROUPS for r in RATE_NAMES)])
     hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-    raise ConfigError(f"unknown metric {path!r}{hint} (forms: {_FORMS})")
+    raise ConfigError(f"unknown metric {path!r}{hint} (forms: {METRIC_FORMS})")
 
 
 def resolve_run_metric(metrics: dict[str, Any], path: str, default_split: str = "dev") -> float | None:
@@ -170,69 +135,6 @@ def resolve_run_metric(metrics: dict[str, Any], path: str, default_split: str = 
         present = [s for s in SPLITS if s in metrics]
         raise ConfigError(f"metric {path!r}: the run has no {split} split (splits: {', '.join(present)})")
     return resolve_metric(metrics[split], rest)
-
-
-def check_metric_path(path: str) -> None:
-    """Check a path's form without metrics (config validation): a ConfigError if it cannot exist.
-
-    >>> check_metric_path("dev.hmean.recall")
-    """
-    if path in RUN_MEASURES:
-        return
-    parts = _parts(path)
-    if parts[0] in SPLITS and len(parts) > 1:
-        parts = parts[1:]
-    head = parts[0].lower()
-    if len(parts) == 1 and head in _TOP:
-        return
-    if head == "per_class" and len(parts) >= 3:
-        _rate(parts[-1], path)
-        return
-    if head in _GROUPS and len(parts) == 2:
-        _rate(parts[1], path)
-        return
-    near = closest(path, [*_TOP, *RUN_MEASURES, *(f"{g}.{r}" for g in _GROUPS for r in RATE_NAMES)])
-    hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-    raise ConfigError(f"unknown metric {path!r}{hint} (forms: {_FORMS}, {', '.join(RUN_MEASURES)})")
-
-
-def validate_objective(metric: str, constraints: Sequence[str], direction: str | None = None) -> None:
-    """Check ``evaluate.metric`` and ``evaluate.constraints`` (syntax, paths, direction); every
-    message starts with the offending key.
-
-    >>> validate_objective("macro.recal", [])
-    Traceback (most recent call last):
-    ...
-    knobwise.errors.ConfigError: evaluate.metric: metric 'macro.recal': unknown rate 'recal'; ...
-    """
-    node = parse_expression(metric, "evaluate.metric")
-    try:
-        for name in names_in(node):
-            check_metric_path(name)
-        if direction is None:
-            expression_direction(node)
-    except ConfigError as exc:
-        raise ConfigError(f"evaluate.metric: {exc}") from None
-    for i, text in enumerate(constraints):
-        key = f"evaluate.constraints[{i}]"
-        c = parse_constraint(text, key)
-        try:
-            for name in names_in(c.expr):
-                check_metric_path(name)
-        except ConfigError as exc:
-            raise ConfigError(f"{key}: {exc}") from None
-
-
-def needs_latency(metric: str, constraints: Sequence[str]) -> bool:
-    """Whether the metric or a constraint reads a latency measurement.
-
-    >>> needs_latency("accuracy", ["latency_ms <= 5"])
-    True
-    """
-    names = names_in(parse_expression(metric))
-    for text in constraints:
-        names += names_in(parse_constraint(text).expr)
-    return any(n in LATENCY_NAMES for n in names)
 
 
 def check_objective(
@@ -277,7 +179,7 @@ def check_objective_classes(metric: str, constraints: Sequence[str], classes: Se
     for i, text in enumerate(constraints):
         names += names_in(parse_constraint(text, f"evaluate.constraints[{i}]").expr)
     for name in names:
-        parts = _parts(name)
+        parts = path_parts(name)
         if parts[0] in SPLITS and len(parts) > 1:
             parts = parts[1:]
         if parts[0] == "per_class" and len(parts) >= 3:

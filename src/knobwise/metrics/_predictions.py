@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from knobwise.errors import RunError
-from knobwise.runs import atomic_write_bytes
+from knobwise.io import atomic_write_bytes
 
 __all__ = [
     "Predictions",
@@ -74,6 +74,13 @@ class Predictions:
         if self.proba.shape[1] == 0:
             return np.zeros(len(self), dtype=np.float32)
         return self.proba.max(axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """The predicted class's probability of each example."""
+        if self.proba.ndim == 2 and len(self.proba):
+            return self.proba[np.arange(len(self.pred)), self.pred]
+        return np.ones(len(self.pred), dtype=np.float32)
 
     @property
     def margin(self) -> np.ndarray:

@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -28,6 +27,15 @@ from typing import Any
 import torch
 
 from knobwise.metrics._confusion import confusion_matrix
+from knobwise.objective import (
+    COUNT_NAMES,
+    PROPORTIONS,
+    RATE_ALIASES,
+    RATE_NAMES,
+    beta_key,
+    canonical_rate,
+    parse_beta,
+)
 
 __all__ = [
     "COUNT_NAMES",
@@ -46,82 +54,9 @@ __all__ = [
     "warn_undefined",
 ]
 
-#: The counts, in the order they appear in a per-class dict.
-COUNT_NAMES: tuple[str, ...] = ("tp", "fp", "tn", "fn", "p", "n", "pp", "pn")
-#: The rates (F-beta for other betas are added as ``f2``, ``f0.5``, ...).
-RATE_NAMES: tuple[str, ...] = (
-    "prevalence", "accuracy", "precision", "fdr", "for", "npv", "recall", "fpr", "fnr",
-    "specificity", "lr_plus", "lr_minus", "dor", "f1",
-)  # fmt: skip
-#: Rates that are proportions of a count (Wilson intervals apply), with (numerator, denominator).
-PROPORTIONS: dict[str, tuple[str, str]] = {
-    "prevalence": ("p", "all"),
-    "accuracy": ("correct", "all"),
-    "precision": ("tp", "pp"),
-    "fdr": ("fp", "pp"),
-    "for": ("fn", "pn"),
-    "npv": ("tn", "pn"),
-    "recall": ("tp", "p"),
-    "fpr": ("fp", "n"),
-    "fnr": ("fn", "p"),
-    "specificity": ("tn", "n"),
-}
-#: Other names of the same rate (the methodology's vocabulary and scikit-learn's).
-RATE_ALIASES: dict[str, str] = {
-    "ppv": "precision",
-    "tpr": "recall",
-    "sensitivity": "recall",
-    "hit_rate": "recall",
-    "tnr": "specificity",
-    "selectivity": "specificity",
-    "fall_out": "fpr",
-    "fallout": "fpr",
-    "miss_rate": "fnr",
-    "lr+": "lr_plus",
-    "lr-": "lr_minus",
-    "f1_score": "f1",
-    "f1-score": "f1",
-    "support": "p",
-}
-
-_BETA = re.compile(r"^f(\d+(?:\.\d+)?)$")
-
 
 class UndefinedMetricWarning(UserWarning):
     """A rate is 0/0 (or x/0): it is reported as ``None``/``null``, not as 0."""
-
-
-def beta_key(beta: float) -> str:
-    """The dict key of F-beta: ``f1``, ``f2``, ``f0.5``.
-
-    >>> beta_key(2.0), beta_key(0.5)
-    ('f2', 'f0.5')
-    """
-    if not beta > 0 or not math.isfinite(beta):
-        raise ValueError(f"beta must be a positive number, got {beta}")
-    return f"f{beta:g}"
-
-
-def parse_beta(name: str) -> float | None:
-    """The beta of an F-beta name (``f2`` → 2.0), or None for other names.
-
-    >>> parse_beta("f0.5"), parse_beta("fpr")
-    (0.5, None)
-    """
-    m = _BETA.match(name)
-    if not m or float(m.group(1)) <= 0:
-        return None
-    return float(m.group(1))
-
-
-def canonical_rate(name: str) -> str:
-    """The canonical name of a rate or count (aliases resolved, lower case).
-
-    >>> canonical_rate("TPR"), canonical_rate("selectivity")
-    ('recall', 'specificity')
-    """
-    low = name.lower()
-    return RATE_ALIASES.get(low, low)
 
 
 def counts_from_confusion(cm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -13,16 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from knobwise.errors import RunError
+from knobwise.report._augment_preview import preview_png
 from knobwise.report._compare import write_comparison_report
 from knobwise.report._figures import PALETTE, ReportFigure
+from knobwise.report._notebook import run_html
 from knobwise.report._run import write_run_report
 from knobwise.report._study import is_study, write_study_report
-from knobwise.runs import is_run
+from knobwise.run import is_run
 
 __all__ = [
     "PALETTE",
     "ReportFigure",
+    "preview_png",
     "report_kind",
+    "run_html",
     "write_report",
     "write_run_report",
     "write_comparison_report",

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from knobwise.io import atomic_write_text
 from knobwise.report import _plots
 from knobwise.report._render import render_page
 from knobwise.report._sections import Link, Mark, RunArtifacts, Section, Table, fmt
-from knobwise.runs import atomic_write_text, open_run
+from knobwise.run import open_run
 
 __all__ = ["write_comparison_report", "comparison_sections", "relative_link"]
 
@@ -100,7 +101,7 @@ def _verdict(arts: Sequence[RunArtifacts], labels: list[str]) -> Section:
     if any((a.config.get("evaluate") or {}) != ev for a in arts[1:]):
         s.note("the runs' evaluate sections differ; the verdict uses the first run's")
     try:
-        from knobwise.metrics import run_row, select_candidates
+        from knobwise.select import run_row, select_candidates
     except ImportError:
         s.note("no verdict: knobwise.metrics.select_candidates is not available in this install")
         return s

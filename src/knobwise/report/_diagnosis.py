@@ -1,9 +1,9 @@
 """The diagnosis, error-analysis, label-issue and augmentation sections of a run report.
 
-They show what other parts of knobwise compute (``knobwise.diagnose``, ``knobwise
-augment-preview``); the report calls them and lays out their results, and never computes a
-verdict itself. Each part is imported when the report is built: if it is not in this install,
-or it fails on this run, its section says so in one line and the rest of the report stands.
+They show what other parts of knobwise compute (``knobwise.diagnose``, the augmentation
+pipeline); the report calls them and lays out their results, and never computes a verdict
+itself. If a part fails on this run, its section says so in one line and the rest of the report
+stands.
 
 Results are laid out generically (numbers as items, lists of records as tables, text as
 paragraphs), so new keys appear without a change here.
@@ -18,17 +18,15 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import importlib
-import io
-import tempfile
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
+from knobwise.diagnose import analyze_errors, diagnose_run
+from knobwise.report._augment_preview import preview_png
 from knobwise.report._figures import ReportFigure
 from knobwise.report._sections import Section, dict_table, fmt
+from knobwise.run import BaseRun
 
 __all__ = [
     "lay_out",
@@ -84,67 +82,35 @@ def lay_out(section: Section, result: Any) -> None:
             section.add_items([(key.replace("_", " "), value)])
 
 
-def _module(name: str) -> Any | None:
+def _call_into(section: Section, what: str, fn: Callable[[], Any]) -> None:
     try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def _first(mod: Any, names: tuple[str, ...]) -> Callable[..., Any] | None:
-    for n in names:
-        fn = getattr(mod, n, None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    return None
-
-
-def _call_into(section: Section, what: str, fn: Callable[..., Any] | None, run_dir: Path) -> None:
-    if fn is None:
-        section.note(f"{what}: not available in this install of knobwise.diagnose")
-        return
-    try:
-        lay_out(section, fn(run_dir))
+        lay_out(section, fn())
     except Exception as exc:  # another component's failure must not take the report down
         section.note(
             f"{what} could not be computed for this run: {type(exc).__name__}: {exc}".splitlines()[0]
         )
 
 
-def diagnosis_section(run_dir: Path) -> Section:
+def diagnosis_section(run: BaseRun) -> Section:
     """Bias / variance / mismatch decomposition, verdict, focus and knobs (``knobwise diagnose``)."""
     s = Section("diagnosis", "Diagnosis and knobs")
-    mod = _module("knobwise.diagnose")
-    if mod is None:
-        s.note("diagnosis not available: knobwise.diagnose is not installed in this version")
-        return s
-    _call_into(s, "diagnosis", _first(mod, ("diagnose_run",)), run_dir)
+    _call_into(s, "diagnosis", lambda: diagnose_run(run))
     return s
 
 
-def error_analysis_section(run_dir: Path, split: str = "dev") -> Section:
+def error_analysis_section(run: BaseRun, split: str = "dev") -> Section:
     """Which classes and confusions carry the errors on ``split`` (what ``knobwise errors`` prints)."""
     s = Section("error-analysis", "Error analysis")
-    mod = _module("knobwise.diagnose")
-    analyze, predictions = getattr(mod, "analyze_errors", None), getattr(mod, "run_predictions", None)
-    if mod is None or analyze is None or predictions is None:
-        s.note("error analysis not available: knobwise.diagnose has no analyze_errors in this version")
-        return s
-
-    def on_split(root: Path) -> Any:
-        preds, classes = predictions(root, split)
-        return analyze(preds, classes)
-
     s.paragraphs.append(f"On the {split} split.")
-    _call_into(s, "error analysis", on_split, run_dir)
+    _call_into(s, "error analysis", lambda: analyze_errors(run.predictions(split), run.classes))
     return s
 
 
-def label_issues_section(run_dir: Path) -> Section:
+def label_issues_section(run: BaseRun) -> Section:
     """The suspected mislabeled examples that ``knobwise errors RUN --label-issues`` saved."""
     s = Section("label-issues", "Suspected label issues")
     for name in _LABEL_ISSUE_FILES:
-        path = run_dir / name
+        path = run.root / name
         if path.is_file():
             with open(path, newline="", encoding="utf-8") as fh:
                 rows = list(csv.DictReader(fh))
@@ -155,8 +121,8 @@ def label_issues_section(run_dir: Path) -> Section:
     return s
 
 
-def augmentation_section(run_dir: Path, config: Mapping[str, Any]) -> Section:
-    """Original images beside augmented ones, from ``knobwise augment-preview`` on the run's config."""
+def augmentation_section(run: BaseRun, config: Mapping[str, Any]) -> Section:
+    """Original images beside augmented ones, as ``knobwise augment-preview`` draws them."""
     s = Section("augmentation", "Augmentation preview")
     augment = (config.get("data") or {}).get("augment")
     if not augment or not any(v for v in (augment.values() if isinstance(augment, Mapping) else [augment])):
@@ -164,22 +130,10 @@ def augmentation_section(run_dir: Path, config: Mapping[str, Any]) -> Section:
             "No augmentation: the training images are used as they are (data.augment is not set)."
         )
         return s
-    from knobwise.cli import COMMANDS, main
-
-    if not any(c.endswith("_augment_preview") for c in COMMANDS):
-        s.note("augmentation preview not available: this install has no `knobwise augment-preview`")
+    try:
+        png, _, _ = preview_png(run.config, 16)
+    except Exception as exc:  # the data may be gone: the rest of the report stands
+        s.note(f"augmentation preview failed: {type(exc).__name__}: {exc}".splitlines()[0])
         return s
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "augment_preview.png"
-        sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            rc = main(["augment-preview", str(run_dir / "config.yaml"), "--n", "16", "--out", str(out)])
-        if rc != 0 or not out.is_file():
-            s.note(f"augment-preview failed (exit {rc}): {sink.getvalue().strip()[-300:]}")
-            return s
-        s.figures.append(
-            ReportFigure(
-                "augment_preview", "Original images beside their augmented versions", out.read_bytes()
-            )
-        )
+    s.figures.append(ReportFigure("augment_preview", "Original images beside their augmented versions", png))
     return s

@@ -1,34 +1,29 @@
 """Per-example evidence for a run report: predictions, the confusion matrix, example images.
 
-Predictions come from the run's ``predictions.npz`` (keys ``{split}_index``, ``{split}_true``,
-``{split}_pred``, ``{split}_proba``). A run written before that file existed gets them from its
-saved model instead, on the same split definition (``prepare_data`` with the run's config and
-seed), so an old run's report still shows its confusion matrix and its mistakes. Images are the
-split's tensors mapped back to pixels with the inverse of the run's normalizer.
+Predictions come from the run (its ``predictions.npz``, else its saved model on the same split
+definition, so an old run's report still shows its confusion matrix and its mistakes). Images are
+the split's tensors mapped back to pixels with the inverse of the run's normalizer.
 
 Example:
     >>> import numpy as np
     >>> proba = np.array([[0.9, 0.1], [0.6, 0.4]])
-    >>> p = SplitPredictions(np.array([0, 1]), np.array([0, 0]), proba, np.arange(2))
+    >>> p = Predictions(index=np.arange(2), true=np.array([0, 1]), pred=np.array([0, 0]), proba=proba)
     >>> confusion_from(p, 2).tolist()
     [[1, 0], [1, 0]]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from knobwise.metrics import Predictions
 from knobwise.report import _plots
 from knobwise.report._figures import ReportFigure
 
 __all__ = [
-    "SplitPredictions",
-    "predictions_from_npz",
-    "predictions_from_model",
     "confusion_from",
     "pixels",
     "mistakes_grid",
@@ -39,59 +34,7 @@ __all__ = [
 GRID_SIZE = 24
 
 
-@dataclass
-class SplitPredictions:
-    """True labels, predicted labels, class probabilities ``(N, K)`` and source positions of one split."""
-
-    true: np.ndarray
-    pred: np.ndarray
-    proba: np.ndarray
-    index: np.ndarray
-
-    @property
-    def confidence(self) -> np.ndarray:
-        """The predicted class's probability per example."""
-        if self.proba.ndim == 2 and len(self.proba):
-            return self.proba[np.arange(len(self.pred)), self.pred]
-        return np.ones(len(self.pred))
-
-
-def predictions_from_npz(npz: dict[str, np.ndarray]) -> dict[str, SplitPredictions]:
-    """The splits stored in a ``predictions.npz`` (as read into a dict)."""
-    out = {}
-    for key in npz:
-        if not key.endswith("_true"):
-            continue
-        split = key[: -len("_true")]
-        true = np.asarray(npz[key]).astype(np.int64)
-        pred = np.asarray(npz.get(f"{split}_pred", np.zeros(0))).astype(np.int64)
-        if len(pred) != len(true):
-            continue
-        proba = np.asarray(npz.get(f"{split}_proba", np.zeros((0, 0))), dtype=float)
-        index = np.asarray(npz.get(f"{split}_index", np.arange(len(true)))).astype(np.int64)
-        out[split] = SplitPredictions(true, pred, proba, index)
-    return out
-
-
-def predictions_from_model(
-    model: torch.nn.Module, data: Any, splits: tuple[str, ...]
-) -> dict[str, SplitPredictions]:
-    """Predictions of ``model`` on ``splits`` of a :class:`~knobwise.data.PreparedData`."""
-    from knobwise.train import predict_logits
-
-    out = {}
-    for name in splits:
-        split = data.splits.get(name)
-        if split is None or len(split) == 0:
-            continue
-        proba = torch.softmax(predict_logits(model, split.x), dim=1).cpu().numpy().astype(float)
-        out[name] = SplitPredictions(
-            split.y.cpu().numpy().astype(np.int64), proba.argmax(axis=1), proba, np.asarray(split.index)
-        )
-    return out
-
-
-def confusion_from(p: SplitPredictions, k: int) -> np.ndarray:
+def confusion_from(p: Predictions, k: int) -> np.ndarray:
     """``(K, K)`` counts, true on rows, predicted on columns."""
     return np.bincount(p.true * k + p.pred, minlength=k * k).reshape(k, k)
 
@@ -121,7 +64,7 @@ def _positions(data: Any, split: str, index: np.ndarray) -> np.ndarray:
 def _grid(
     data: Any,
     split: str,
-    p: SplitPredictions,
+    p: Predictions,
     chosen: np.ndarray,
     classes: list[str],
     name: str,
@@ -145,7 +88,7 @@ def _grid(
 
 
 def mistakes_grid(
-    data: Any, split: str, p: SplitPredictions, classes: list[str]
+    data: Any, split: str, p: Predictions, classes: list[str]
 ) -> tuple[ReportFigure | None, int]:
     """Misclassified examples, the most confident mistakes first (the likeliest label issues),
     titled ``true:pred``; and how many mistakes there are."""
@@ -157,9 +100,7 @@ def mistakes_grid(
     return _grid(data, split, p, order, classes, f"misclassified_{split}", title, False), len(wrong)
 
 
-def low_confidence_grid(
-    data: Any, split: str, p: SplitPredictions, classes: list[str]
-) -> ReportFigure | None:
+def low_confidence_grid(data: Any, split: str, p: Predictions, classes: list[str]) -> ReportFigure | None:
     """The examples the model was least sure about (lowest top-1 probability), right or wrong,
     titled ``true:pred probability``."""
     if not len(p.true):

@@ -12,21 +12,21 @@ Example (a finished run)::
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from knobwise.io import atomic_write_bytes, atomic_write_text
+from knobwise.metrics import Predictions
+from knobwise.models import build_from_layers, summarize
 from knobwise.report import _diagnosis, _examples, _plots
 from knobwise.report._figures import ReportFigure
 from knobwise.report._render import render_page
 from knobwise.report._sections import Mark, RunArtifacts, Section, Table, fmt
-from knobwise.runs import atomic_write_bytes, atomic_write_text
+from knobwise.run import BaseRun, as_run
 
 __all__ = ["write_run_report", "run_sections", "run_header"]
-
-log = logging.getLogger(__name__)
 
 #: Splits whose confusion matrix and examples are shown: dev (where decisions are made), test.
 _EVIDENCE_SPLITS = ("dev", "test")
@@ -158,9 +158,7 @@ def _class_report(m: dict[str, Any], cm: np.ndarray, classes: list[str], split: 
     return Table(["class", "precision", "recall", "f1", "support"], rows, f"Classification report ({split})")
 
 
-def _evidence(
-    art: RunArtifacts, preds: dict[str, _examples.SplitPredictions], data: Any, why: str | None
-) -> list[Section]:
+def _evidence(art: RunArtifacts, preds: dict[str, Predictions], data: Any, why: str | None) -> list[Section]:
     cm_sec = Section("confusion", "Confusion matrix and classification report")
     ex_sec = Section("examples", "Misclassified and lowest-confidence examples")
     classes = art.classes
@@ -190,15 +188,17 @@ def _evidence(
     return [cm_sec, ex_sec]
 
 
-def _model_summary(art: RunArtifacts) -> Section:
+def _model_summary(art: RunArtifacts, run: BaseRun) -> Section:
     s = Section("model", "Model summary")
     layers, shape = art.model_json.get("layers"), art.model_json.get("input_shape")
     if not layers or not shape:
         s.note(f"no model summary: model.json {art.missing.get('model.json', 'has no layers')}")
         return s
-    from knobwise.models import build_from_layers, summarize
-
-    summary = summarize(build_from_layers(layers, tuple(shape), None), tuple(shape))
+    try:
+        model = run.model
+    except Exception:  # no weights (an unfinished run): the architecture alone still has a summary
+        model = build_from_layers(layers, tuple(shape), None)
+    summary = summarize(model, tuple(shape))
     rows = [[r.name, r.type, "x".join(map(str, r.output_shape)), f"{r.params:,}"] for r in summary.layers]
     s.tables.append(Table(["layer", "type", "output shape", "parameters"], rows))
     s.add_items(
@@ -222,48 +222,34 @@ def _config(art: RunArtifacts) -> Section:
     return s
 
 
-def _load_evidence(
-    art: RunArtifacts, data: Any, model: Any
-) -> tuple[dict[str, _examples.SplitPredictions], Any, str | None]:
-    """Predictions (from predictions.npz, else from the model) and the prepared data for images."""
-    preds = _examples.predictions_from_npz(art.predictions) if art.predictions else {}
+def _load_evidence(art: RunArtifacts, run: BaseRun) -> tuple[dict[str, Predictions], Any, str | None]:
+    """Predictions of the evidence splits (from predictions.npz, else from the model) and the
+    rebuilt data for the example images; what could not be had is said, never raised."""
+    preds: dict[str, Predictions] = {}
     try:
-        if data is None:
-            from knobwise.config import config_from_dict
-            from knobwise.data import prepare_data
-
-            cfg = config_from_dict(art.config)
-            data = prepare_data(cfg.data, seed=cfg.seed)
-        if not preds:
-            if model is None:
-                if not (art.root / "model.safetensors").is_file():
-                    return {}, data, "the run has neither predictions.npz nor model.safetensors"
-                from knobwise.experiment import load_trained
-
-                model, _ = load_trained(art.root)
-            preds = _examples.predictions_from_model(model, data, _EVIDENCE_SPLITS)
+        data = run.data
+        for split in _EVIDENCE_SPLITS:
+            if split in data.splits and len(data.splits[split]):
+                preds[split] = run.predictions(split)
     except Exception as exc:  # the data may be gone or the run unfinished: show what can be shown
-        return (
-            preds,
-            None,
-            f"could not rebuild the data or predictions ({type(exc).__name__}: {exc})".splitlines()[0],
-        )
+        why = f"could not rebuild the data or predictions ({type(exc).__name__}: {exc})".splitlines()[0]
+        return preds, None, why
     return preds, data, None
 
 
-def run_sections(art: RunArtifacts, data: Any = None, model: Any = None) -> list[Section]:
+def run_sections(art: RunArtifacts, run: BaseRun) -> list[Section]:
     """Every section of a run report, in order."""
-    preds, data, why = _load_evidence(art, data, model)
+    preds, data, why = _load_evidence(art, run)
     return [
         _objective(art),
         _metrics(art),
         _curves(art),
         *_evidence(art, preds, data, why),
-        _diagnosis.diagnosis_section(art.root),
-        _diagnosis.error_analysis_section(art.root),
-        _diagnosis.label_issues_section(art.root),
-        _diagnosis.augmentation_section(art.root, art.config),
-        _model_summary(art),
+        _diagnosis.diagnosis_section(run),
+        _diagnosis.error_analysis_section(run),
+        _diagnosis.label_issues_section(run),
+        _diagnosis.augmentation_section(run, art.config),
+        _model_summary(art, run),
         _config(art),
     ]
 
@@ -274,19 +260,16 @@ def _save_figures(root: Path, sections: list[Section]) -> None:
         atomic_write_bytes(root / "figures" / f"{f.name}.png", f.png)
 
 
-def write_run_report(
-    run_dir: str | Path, out: str | Path | None = None, *, data: Any = None, model: Any = None
-) -> Path:
-    """Write the report of ``run_dir`` to ``out`` (default ``RUN/report.html``) and its figures
-    to ``RUN/figures/*.png``; ``data`` and ``model`` are reused when given (end of training)."""
-    from knobwise.runs import open_run
-
-    run = open_run(run_dir)
+def write_run_report(run: BaseRun | str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of ``run`` to ``out`` (default ``RUN/report.html``) and its figures to
+    ``RUN/figures/*.png``. A run object that still holds its data and model (right after
+    training) is reported without loading them again."""
+    run = as_run(run)
     art = RunArtifacts.load(run.root)
-    sections = run_sections(art, data, model)
+    sections = run_sections(art, run)
     missing = [f"{name} ({why})" for name, why in art.missing.items()]
     html = render_page(art.name, "run", sections, run_header(art), missing)
-    target = Path(out) if out is not None else run.report
+    target = Path(out) if out is not None else run.paths.report
     atomic_write_text(target, html)
     _save_figures(run.root, sections)
     return target

@@ -33,9 +33,11 @@ from typing import Any
 import numpy as np
 import yaml
 
+from knobwise.io import read_csv
+from knobwise.objective import SPLITS
 from knobwise.report._figures import ReportFigure
 
-__all__ = ["Link", "Mark", "Table", "Section", "RunArtifacts", "fmt", "dict_table", "read_history"]
+__all__ = ["Link", "Mark", "Table", "Section", "RunArtifacts", "fmt", "dict_table"]
 
 
 @dataclass(frozen=True)
@@ -119,22 +121,6 @@ def dict_table(rows: Sequence[Mapping[str, Any]], caption: str | None = None) ->
     return Table(list(cols), [[fmt(r.get(c, "")) for c in cols] for r in rows], caption)
 
 
-def read_history(path: Path) -> list[dict[str, Any]]:
-    """``history.csv`` as rows of floats (text cells such as ``knob_change`` stay text)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    out = []
-    for r in rows:
-        row: dict[str, Any] = {}
-        for k, v in r.items():
-            try:
-                row[k] = float(v) if v not in (None, "") else None
-            except ValueError:
-                row[k] = v
-        out.append(row)
-    return out
-
-
 @dataclass
 class RunArtifacts:
     """The files of a run directory that could be read; ``missing`` says why the others could not."""
@@ -167,7 +153,7 @@ class RunArtifacts:
 
     def splits(self) -> list[str]:
         """Evaluated splits in the usual order (metrics.json keys that are splits)."""
-        order = ("train", "train_dev", "dev", "test")
+        order = SPLITS
         found = [k for k, v in self.metrics.items() if isinstance(v, dict) and "accuracy" in v]
         return sorted(found, key=lambda s: (order.index(s) if s in order else len(order), s))
 
@@ -183,7 +169,7 @@ class RunArtifacts:
         except (OSError, yaml.YAMLError) as exc:
             art.missing["config.yaml"] = _why(exc)
         try:
-            art.history = read_history(p / "history.csv")
+            art.history = read_csv(p / "history.csv")
         except (OSError, csv.Error, UnicodeDecodeError) as exc:
             art.missing["history.csv"] = _why(exc)
         for fname, attr in (("metrics.json", "metrics"), ("model.json", "model_json")):

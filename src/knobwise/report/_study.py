@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from knobwise.errors import RunError
+from knobwise.io import atomic_write_text
 from knobwise.report import _plots
 from knobwise.report._compare import relative_link
 from knobwise.report._render import render_page
 from knobwise.report._sections import Link, Section, Table, dict_table, fmt
-from knobwise.runs import atomic_write_text
 
 __all__ = ["is_study", "read_study_json", "write_study_report"]
 

@@ -8,7 +8,7 @@ Example:
 
 from knobwise.train._callbacks import Callback, EarlyStopping
 from knobwise.train._checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from knobwise.train._device import autocast, autocast_dtype, resolve_device
+from knobwise.train._device import autocast_dtype
 from knobwise.train._fit import Trainer, epoch_seed
 from knobwise.train._loss import LOSSES, Loss, create_loss, list_losses, register_loss
 from knobwise.train._optim import OPTIMIZERS, create_optimizer, list_optimizers, register_optimizer
@@ -33,7 +33,6 @@ __all__ = [
     "SCHEDULES",
     "Schedule",
     "Trainer",
-    "autocast",
     "autocast_dtype",
     "create_loss",
     "create_optimizer",
@@ -51,6 +50,5 @@ __all__ = [
     "register_loss",
     "register_optimizer",
     "register_schedule",
-    "resolve_device",
     "save_checkpoint",
 ]

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from knobwise.errors import RunError
-from knobwise.runs import atomic_save_tensors, atomic_write_text, load_tensors
+from knobwise.io import atomic_save_tensors, atomic_write_text, load_tensors
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "pack_optimizer", "unpack_optimizer"]
 

@@ -1,36 +1,22 @@
-"""Choosing the device, precision and the CUDA speed settings.
+"""The training config's device settings: precision, channels_last, threads, determinism.
 
 Example:
-    >>> resolve_device("cpu").type
-    'cpu'
+    >>> from knobwise.config import TrainConfig
+    >>> import torch
+    >>> autocast_dtype(TrainConfig(), torch.device("cpu")) is None
+    True
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
 from knobwise.config import TrainConfig
 from knobwise.errors import ConfigError
 
-__all__ = ["resolve_device", "autocast_dtype", "autocast", "configure_backends", "use_channels_last"]
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; an unavailable device is a :class:`ConfigError`."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device: cuda is not available on this machine (allowed here: cpu, auto)")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("train.device: mps is not available on this machine (allowed here: cpu, auto)")
-    return torch.device(name)
+__all__ = ["autocast_dtype", "configure_backends", "use_channels_last"]
 
 
 def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
@@ -48,13 +34,6 @@ def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return None
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager[object]:
-    """An autocast context for ``dtype`` on ``device`` (a no-op for fp32)."""
-    if dtype is None:
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def use_channels_last(cfg: TrainConfig, device: torch.device) -> bool:

@@ -28,10 +28,11 @@ import torch
 
 from knobwise.config import TrainConfig
 from knobwise.data import ClassSampler, PreparedData, epoch_batches
+from knobwise.device import autocast
 from knobwise.errors import TrainingError
 from knobwise.train._callbacks import Callback, EarlyStopping
 from knobwise.train._checkpoint import load_checkpoint, pack_optimizer, save_checkpoint, unpack_optimizer
-from knobwise.train._device import autocast, autocast_dtype, configure_backends, use_channels_last
+from knobwise.train._device import autocast_dtype, configure_backends, use_channels_last
 from knobwise.train._loss import create_loss
 from knobwise.train._optim import create_optimizer
 from knobwise.train._predict import loss_and_accuracy, predict_logits

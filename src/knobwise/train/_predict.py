@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from knobwise.train._device import autocast
+from knobwise.device import autocast
 
 __all__ = ["predict_logits", "loss_and_accuracy"]
 

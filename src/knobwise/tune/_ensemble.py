@@ -16,12 +16,13 @@ import torch
 
 from knobwise.config import config_from_dict, read_yaml
 from knobwise.data import prepare_data
+from knobwise.device import resolve_device
 from knobwise.errors import ConfigError, RunError
-from knobwise.experiment import load_trained
 from knobwise.metrics import split_metrics
-from knobwise.train import predict_logits, resolve_device
+from knobwise.run import BaseRun
+from knobwise.train import predict_logits
 from knobwise.tune._output import best_trials
-from knobwise.tune._study import load_optuna_study, open_storage, read_settings
+from knobwise.tune._study import load_optuna_study, open_storage, read_settings, write_settings
 
 __all__ = ["average_probabilities", "ensemble_top_k"]
 
@@ -51,13 +52,10 @@ def ensemble_top_k(study_dir: str | Path, k: int, url: str | None = None) -> dic
     dev = data.splits["dev"]
     logits, members = [], []
     for t, run in zip(best, runs, strict=True):
-        model, _ = load_trained(run, device)
-        z = predict_logits(model, dev.x)
+        z = predict_logits(BaseRun(run, device=device).model, dev.x)
         logits.append(z)
         members.append({"number": t.number, "run_dir": str(run), "dev": split_metrics(z, dev.y)})
     probs = average_probabilities(logits)
     result = {"k": len(best), "members": members, "dev": split_metrics(probs.clamp_min(1e-12).log(), dev.y)}
-    from knobwise.tune._study import write_settings
-
     write_settings(settings, {"ensemble": result})
     return result

@@ -26,15 +26,21 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import torch
 
+from knobwise.config import config_from_dict
 from knobwise.errors import ConfigError, KnobwiseError
-from knobwise.metrics import check_objective, measure_latency, needs_latency, parse_constraint
+from knobwise.io import atomic_write_json
+from knobwise.metrics import check_objective, measure_latency
+from knobwise.objective import needs_latency, parse_constraint
+from knobwise.run import train_experiment
 from knobwise.train import Callback, Trainer
+from knobwise.tune._space import config_with
 
 __all__ = ["Objective", "Objectives", "TrialFailed", "run_in_child", "trial_dir"]
 
 #: Modules the forkserver imports once, so that each trial's fork starts with them loaded.
-PRELOAD = ["knobwise.experiment", "knobwise.report", "knobwise.tune._objective", "sklearn.datasets"]
+PRELOAD = ["knobwise.run", "knobwise.tune._objective", "sklearn.datasets"]
 
 
 class TrialFailed(Exception):
@@ -111,29 +117,19 @@ class _Reporter(Callback):
 
 def _child(conn: Connection, job: dict[str, Any]) -> None:
     """The trial process: train, measure, send ``("done", info)`` or ``("fail", reason)``."""
-    from knobwise.config import config_from_dict
-    from knobwise.experiment import load_trained, train_experiment
-
     warnings.simplefilter("ignore")  # the worker's table shows what matters; stderr stays clean
     started = time.perf_counter()
     try:
         cfg = config_from_dict(job["config"])
         reporter = _Reporter(conn, job["monitor"])
-        result = train_experiment(
-            cfg, job["out"], quiet=True, callbacks=[reporter], withhold_splits=("test",)
-        )
-        metrics = result.metrics
+        run = train_experiment(cfg, job["out"], quiet=True, callbacks=[reporter], withhold_splits=("test",))
+        metrics = run.metrics
         if job["latency"] and "latency" not in metrics:  # the config's own objective may have measured it
-            import torch
-
-            from knobwise.runs import atomic_write_json
-
-            model, meta = load_trained(result.run.root)
-            example = torch.zeros(1, *meta["input_shape"])
+            example = torch.zeros(1, *run.input_shape, device=run.device)
             metrics["latency"] = measure_latency(
-                model, example, warmup=5, runs=50, throughput_batch=64, throughput_runs=3
+                run.model, example, warmup=5, runs=50, throughput_batch=64, throughput_runs=3
             )
-            atomic_write_json(result.run.metrics, metrics)
+            atomic_write_json(run.paths.metrics, metrics)
         train_s = time.perf_counter() - started  # the trial's own work, for the overhead benchmark
         conn.send(("done", {"metrics": metrics, "pruned_epoch": reporter.pruned_epoch, "train_s": train_s}))
     except KnobwiseError as exc:
@@ -212,9 +208,6 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         if self.before is not None:
             self.before()
-        from knobwise.config import config_from_dict
-        from knobwise.tune._space import config_with
-
         out = trial_dir(self.study_dir, trial.number)
         for key, value in (("run_dir", str(out)), ("round", self.round_index), ("host", socket.gethostname()),
                            ("worker_pid", os.getpid())):  # fmt: skip

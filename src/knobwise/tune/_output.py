@@ -18,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
 from knobwise.config import config_from_dict, config_to_yaml, read_yaml
-from knobwise.runs import atomic_write_text
+from knobwise.io import atomic_write_text
 from knobwise.tune._space import config_with
 from knobwise.tune._study import StudySettings, write_settings
 

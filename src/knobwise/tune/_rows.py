@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from knobwise.errors import RunError
-from knobwise.metrics import flatten, register_table_loader
+from knobwise.select import flatten, register_table_loader
 from knobwise.tune._study import STUDY_JSON, load_optuna_study, open_storage, read_settings
 from knobwise.tune._workers import STORAGE_ENV
 

@@ -23,14 +23,14 @@ from rich.live import Live
 
 from knobwise.config import load_config, read_yaml
 from knobwise.errors import ConfigError
-from knobwise.metrics import (
+from knobwise.io import atomic_write_text
+from knobwise.objective import (
     check_metric_path,
     expression_direction,
     metric_direction,
     parse_expression,
     validate_objective,
 )
-from knobwise.runs import atomic_write_text
 from knobwise.tune._output import live_table, write_results
 from knobwise.tune._pruners import PRUNERS
 from knobwise.tune._refine import best_params_of_round, narrow
@@ -293,6 +293,6 @@ def run_study(req: TuneRequest) -> dict[str, Any]:
 
 
 def read_settings_json(settings: StudySettings) -> dict[str, Any]:
-    from knobwise.runs import read_json
+    from knobwise.io import read_json
 
     return read_json(settings.dir / "study.json")

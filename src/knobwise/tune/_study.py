@@ -26,7 +26,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from knobwise.errors import ConfigError
-from knobwise.runs import atomic_write_json, read_json
+from knobwise.io import atomic_write_json, read_json
 
 __all__ = [
     "StudySettings",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from knobwise.config import DataConfig
-from knobwise.data import prepare_data
-from knobwise.diagnose import find_leakage
+from knobwise.data import find_leakage, prepare_data
 
 
 def test_planted_duplicates_are_found(data_dir: object) -> None:

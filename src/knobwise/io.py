@@ -1,9 +1,8 @@
-"""Run directories: the layout, atomic writes, and finding a run again.
+"""Files: atomic writes, strict JSON, CSV and safetensors.
 
-A run directory holds ``config.yaml`` (resolved), ``history.csv``, ``metrics.json``,
-``model.safetensors`` + ``model.json``, ``checkpoint/``, ``log.txt`` and the report. Every file is
-written to a temporary name in the same folder and renamed into place, so a reader (or a resume
-after ``kill -9``) never sees half a file.
+Every file knobwise writes goes to a temporary name in the same folder, is fsynced and renamed
+into place, so a reader (or a resume after ``kill -9``) never sees half a file. Tensors are
+stored as safetensors: nothing is ever unpickled.
 
 Example:
     >>> import tempfile, pathlib
@@ -20,10 +19,8 @@ import io
 import json
 import math
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +38,7 @@ __all__ = [
     "read_json",
     "load_tensors",
     "write_csv",
-    "RunPaths",
-    "new_run_dir",
-    "open_run",
-    "is_run",
+    "read_csv",
 ]
 
 
@@ -158,69 +152,24 @@ def write_csv(
     atomic_write_text(path, buf.getvalue())
 
 
-class RunPaths:
-    """The files of one run directory.
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a CSV file with numbers as floats (empty cells None, text cells stay text).
 
-    >>> RunPaths("runs/x").metrics.name
-    'metrics.json'
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "h.csv"
+    >>> write_csv(p, [{"epoch": 1, "loss": 0.5, "note": "x"}])
+    >>> read_csv(p)
+    [{'epoch': 1.0, 'loss': 0.5, 'note': 'x'}]
     """
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    config = property(lambda self: self.root / "config.yaml")
-    history = property(lambda self: self.root / "history.csv")
-    metrics = property(lambda self: self.root / "metrics.json")
-    weights = property(lambda self: self.root / "model.safetensors")
-    model_json = property(lambda self: self.root / "model.json")
-    checkpoint = property(lambda self: self.root / "checkpoint")
-    predictions = property(lambda self: self.root / "predictions.npz")
-    report = property(lambda self: self.root / "report.html")
-    log = property(lambda self: self.root / "log.txt")
-
-    def log_line(self, line: str) -> None:
-        """Append a line to ``log.txt`` (appends are whole lines; the log is for people)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "a", encoding="utf-8") as fh:
-            fh.write(line.rstrip("\n") + "\n")
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "run"
-
-
-def new_run_dir(out: str | Path | None, name: str) -> RunPaths:
-    """Create the run directory: ``out`` itself if given, else ``runs/<timestamp>-<name>``.
-
-    An existing non-empty ``out`` that is not a finished run is refused (a run is never
-    silently overwritten).
-    """
-    if out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = Path("runs") / f"{stamp}-{_slug(name)}"
-        root, i = base, 1
-        while root.exists():
-            i += 1
-            root = base.with_name(f"{base.name}-{i}")
-    else:
-        root = Path(out)
-        if root.exists() and any(root.iterdir()):
-            raise RunError(f"--out {root}: folder exists and is not empty; choose a new one or --resume it")
-    root.mkdir(parents=True, exist_ok=True)
-    return RunPaths(root)
-
-
-def is_run(path: str | Path) -> bool:
-    """Whether ``path`` looks like a knobwise run directory."""
-    p = Path(path)
-    return (p / "config.yaml").is_file() and ((p / "model.json").is_file() or (p / "checkpoint").is_dir())
-
-
-def open_run(path: str | Path) -> RunPaths:
-    """The :class:`RunPaths` of an existing run; a :class:`RunError` if ``path`` is not one."""
-    p = Path(path)
-    if not p.exists():
-        raise RunError(f"{p}: no such run directory")
-    if not is_run(p):
-        raise RunError(f"{p}: not a knobwise run (no config.yaml with model.json or checkpoint/)")
-    return RunPaths(p)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {}
+        for k, v in r.items():
+            try:
+                row[k] = float(v) if v not in (None, "") else None
+            except ValueError:
+                row[k] = v
+        out.append(row)
+    return out

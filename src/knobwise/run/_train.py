@@ -1,75 +1,46 @@
-"""One experiment end to end: config → data → model → train → evaluate → run directory.
+"""Training a run end to end: config → data → model → train → evaluate → run directory.
 
-This is what ``knobwise train`` does; tuning calls it as its objective.
+This is what ``knobwise train`` and :func:`knobwise.train` do (the report is written above this
+layer, by the API); tuning calls it as its objective.
 
 Example:
     >>> from knobwise.config import load_config
     >>> cfg = load_config(None, ["train.epochs=1", "data.limit=300"])
-    >>> result = train_experiment(cfg, out=None, quiet=True)  # doctest: +SKIP
-    >>> result.metrics["test"]["accuracy"] > 0.5  # doctest: +SKIP
+    >>> run = train_experiment(cfg, out=None, quiet=True)  # doctest: +SKIP
+    >>> run.metrics["test"]["accuracy"] > 0.5  # doctest: +SKIP
     True
 """
 
 from __future__ import annotations
 
-import platform
 import shutil
 import time
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 import knobwise
-from knobwise.config import (
-    ExperimentConfig,
-    TTAConfig,
-    apply_overrides,
-    config_from_dict,
-    config_to_yaml,
-    read_yaml,
+from knobwise.config import ExperimentConfig, apply_overrides, config_from_dict, config_to_yaml, read_yaml
+from knobwise.data import PreparedData, find_leakage, prepare_data, training_knobs
+from knobwise.device import describe_device, resolve_device
+from knobwise.errors import ConfigError, KnobwiseError
+from knobwise.io import atomic_save_tensors, atomic_write_json, atomic_write_text, write_csv
+from knobwise.metrics import check_objective_classes, objective_lines, save_predictions
+from knobwise.models import build_model, summarize
+from knobwise.run._evaluate import (
+    UNDEFINED_NOTE,
+    evaluate_splits,
+    model_facts,
+    objective_of,
+    quietly_undefined,
 )
-from knobwise.data import PreparedData, predict_tta, prepare_data, training_knobs
-from knobwise.errors import ConfigError, KnobwiseError, RunError, TrainingError
-from knobwise.metrics import (
-    UndefinedMetricWarning,
-    check_objective,
-    check_objective_classes,
-    logits_metrics,
-    measure_latency,
-    needs_latency,
-    objective_lines,
-    save_predictions,
-)
-from knobwise.models import build_from_layers, build_model, summarize
-from knobwise.runs import (
-    RunPaths,
-    atomic_save_tensors,
-    atomic_write_json,
-    atomic_write_text,
-    new_run_dir,
-    open_run,
-    read_json,
-    write_csv,
-)
-from knobwise.train import Callback, Trainer, predict_logits, resolve_device
+from knobwise.run._layout import RunPaths, new_run_dir, open_run
+from knobwise.run._run import BaseRun
+from knobwise.train import Callback, Trainer
 
-__all__ = ["RunResult", "train_experiment", "resume_config", "load_trained", "HistoryWriter"]
-
-
-@dataclass
-class RunResult:
-    """What a finished training run produced."""
-
-    run: RunPaths
-    config: ExperimentConfig
-    history: list[dict[str, Any]]
-    metrics: dict[str, Any]
-    stop_reason: str | None
+__all__ = ["train_experiment", "resume_config", "HistoryWriter"]
 
 
 class HistoryWriter(Callback):
@@ -119,49 +90,6 @@ def _model_json(cfg: ExperimentConfig, data: PreparedData, layers: list[dict[str
     }
 
 
-def evaluate_splits(
-    model: torch.nn.Module,
-    data: PreparedData,
-    amp_dtype: torch.dtype | None = None,
-    predictions: dict[str, dict[str, Any]] | None = None,
-    splits: Sequence[str] | None = None,
-    tta: TTAConfig | None = None,
-) -> dict[str, Any]:
-    """Loss, accuracy, error and the full metric family on every split of ``data`` (eval mode),
-    and per source (``"sources": {tag: {...}}``) when a split has source tags.
-
-    ``predictions``, when given, is filled with each split's per-example outputs for
-    :func:`knobwise.metrics.save_predictions`; ``splits`` limits the splits evaluated.
-    """
-    out: dict[str, Any] = {}
-    for name, split in data.splits.items():
-        if len(split) == 0 or (splits is not None and name not in splits):
-            continue
-        if tta is not None:  # evaluate.tta: log of the view-averaged probabilities serve as logits
-            logits = predict_tta(
-                lambda v: predict_logits(model, v, amp_dtype=amp_dtype), split.x, tta, data.normalizer
-            )
-        else:
-            logits = predict_logits(model, split.x, amp_dtype=amp_dtype)
-        out[name] = logits_metrics(logits, split.y, data.classes)
-        if split.groups is not None:
-            groups = split.groups.astype(str)
-            out[name]["sources"] = {}
-            for tag in sorted(set(groups.tolist())):
-                mask = torch.as_tensor(groups == tag, device=logits.device)
-                out[name]["sources"][tag] = logits_metrics(logits[mask], split.y[mask], data.classes)
-        if predictions is not None:
-            predictions[name] = {
-                "index": split.index,
-                "true": split.y,
-                "pred": logits.argmax(1),
-                "proba": torch.softmax(logits.float(), 1),
-                "ids": split.ids,
-                "source": split.groups,
-            }
-    return out
-
-
 def train_experiment(
     cfg: ExperimentConfig,
     out: str | Path | None = None,
@@ -171,7 +99,7 @@ def train_experiment(
     quiet: bool = False,
     callbacks: Sequence[Callback] = (),
     withhold_splits: Sequence[str] = (),
-) -> RunResult:
+) -> BaseRun:
     """Train ``cfg`` into a new run directory (``out`` or ``runs/<time>-<name>``), or continue the
     run ``resume`` (whose ``cfg`` comes from :func:`resume_config`).
 
@@ -215,7 +143,7 @@ def _train_in(
     knob_changes: Sequence[str],
     quiet: bool,
     callbacks: Sequence[Callback],
-) -> RunResult:
+) -> BaseRun:
     started = time.time()
     knobs = training_knobs(cfg.data, cfg.train.loss, data)  # augmentation, balance, sample weights
     trainer = Trainer(
@@ -241,8 +169,6 @@ def _train_in(
     else:
         for line in [*data.describe(), *knobs.lines]:
             trainer.log(line)
-        from knobwise.diagnose import find_leakage  # diagnose sits above train; imported late
-
         trainer.log(find_leakage(data, max_pairs=3e7).summary())  # exact: all; near: bounded sample
         summary = summarize(model, data.input_shape)
         trainer.log(
@@ -257,69 +183,29 @@ def _train_in(
     atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
     atomic_write_json(run.model_json, _model_json(cfg, data, layers))
     predictions: dict[str, dict[str, Any]] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UndefinedMetricWarning)
-        metrics = evaluate_splits(
-            trainer.model, data, trainer.amp_dtype, predictions=predictions, tta=cfg.evaluate.tta
-        )
-    for w in caught:
-        if not issubclass(w.category, UndefinedMetricWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    undefined = any(issubclass(w.category, UndefinedMetricWarning) for w in caught)
+    metrics, undefined = quietly_undefined(
+        lambda: evaluate_splits(trainer.model, data, trainer.amp_dtype, predictions, tta=cfg.evaluate.tta)
+    )
     if undefined:  # one line in the log instead of a Python warning per split
-        trainer.log(
-            "note: some rates have a zero denominator (e.g. LR+ with no false positives) and are "
-            "written as null in metrics.json, never as 0"
-        )
-    summary = summarize(trainer.model, data.input_shape)
-    metrics["model"] = {"params": summary.total_params, "size_mb": summary.size_mb, "depth": summary.depth}
+        trainer.log(UNDEFINED_NOTE)
+    metrics["model"] = model_facts(trainer.model, data.input_shape)
     metrics["run"] = {
         "epochs": trainer.epoch,
         "stop_reason": trainer.stop_reason,
         "duration_s": time.time() - started,
-        "device": _device_name(trainer.device),
+        "device": describe_device(trainer.device, threads=True),
         "seed": cfg.seed,
         "knobwise_version": knobwise.__version__,
         "torch_version": torch.__version__,
     }
-    _check_objective(trainer, cfg, data, metrics)
-    save_predictions(run.predictions, predictions, data.classes)
-    atomic_write_json(run.metrics, metrics)
-    _write_report(run, data, trainer.model)
-    return RunResult(run, cfg, history, metrics, trainer.stop_reason)
-
-
-def _write_report(run: RunPaths, data: PreparedData, model: torch.nn.Module) -> None:
-    """``report.html`` and its figures, last, reusing the data and model in memory. A failure
-    keeps the saved run (everything else is written by now) and is exit code 1, logged."""
-    try:
-        from knobwise.report import write_run_report  # matplotlib loads only when a run finishes
-
-        write_run_report(run.root, data=data, model=model)
-    except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        run.log_line(f"report failed: {reason}")
-        raise TrainingError(
-            f"{run.root}: the run is saved but its report failed ({reason}); "
-            f"retry with `knobwise report {run.root}`"
-        ) from exc
-
-
-def _check_objective(
-    trainer: Trainer, cfg: ExperimentConfig, data: PreparedData, metrics: dict[str, Any]
-) -> None:
-    """The optimizing metric and the constraints of ``cfg.evaluate``, logged and stored in
-    ``metrics["objective"]``; latency is measured only when the objective reads it."""
-    ev = cfg.evaluate
-    if needs_latency(ev.metric, ev.constraints):
-        example = next(s.x[:1] for s in data.splits.values() if len(s))
-        metrics["latency"] = measure_latency(trainer.model, example, amp_dtype=trainer.amp_dtype)
-    try:
-        metrics["objective"] = check_objective(metrics, ev.metric, ev.constraints, ev.direction)
-    except KnobwiseError as exc:  # a trained model is never thrown away over its objective
-        metrics["objective"] = {"metric": ev.metric, "value": None, "constraints": [], "error": str(exc)}
+    objective_of(metrics, cfg.evaluate, trainer.model, data, trainer.amp_dtype)
     for line in objective_lines(metrics["objective"]):
         trainer.log(line)
+    save_predictions(run.predictions, predictions, data.classes)
+    atomic_write_json(run.metrics, metrics)
+    # The run keeps the data and the trained model in memory: the report, predict and export
+    # that follow in the same process reuse them instead of loading them again.
+    return BaseRun.from_training(run.root, cfg, data, trainer.model, trainer.amp_dtype, history, metrics)
 
 
 def _apply_knob_changes(trainer: Trainer, cfg: ExperimentConfig, keys: Sequence[str]) -> None:
@@ -339,29 +225,3 @@ def _apply_knob_changes(trainer: Trainer, cfg: ExperimentConfig, keys: Sequence[
         sched.base_lrs = [opt.lr for _ in sched.base_lrs]
     trainer.note = "; ".join(keys)
     trainer.log(f"knob change at epoch {trainer.epoch}: " + ", ".join(keys))
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-def load_trained(
-    run_dir: str | Path, device: str | torch.device = "cpu"
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The trained model of a run (weights from safetensors) and its ``model.json``."""
-    run = open_run(run_dir)
-    if not run.weights.is_file():
-        raise RunError(f"{run.root}: no model.safetensors (the run has not finished; --resume it)")
-    meta = read_json(run.model_json)
-    model = build_from_layers(meta["layers"], tuple(meta["input_shape"]), None)
-    from knobwise.runs import load_tensors
-
-    model.load_state_dict(load_tensors(run.weights, device))
-    return model.to(device).eval(), meta
-
-
-def dump_yaml(obj: Any) -> str:
-    """YAML text of a plain object (for the CLI)."""
-    return yaml.safe_dump(obj, sort_keys=False)

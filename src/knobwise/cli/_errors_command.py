@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from knobwise.api import Run, load_run
 from knobwise.cli._common import print_json
-from knobwise.diagnose import analyze_errors, export_errors, run_predictions, tag_shares
+from knobwise.data import find_leakage
+from knobwise.diagnose import export_errors, tag_shares
 from knobwise.errors import ConfigError
 
 NAME = "errors"
@@ -50,47 +52,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the analysis as JSON")
 
 
-def _label_issues(args: argparse.Namespace) -> dict[str, Any]:
-    from knobwise.data import prepare_data
-    from knobwise.diagnose import find_label_issues, load_run_config
-    from knobwise.experiment import load_trained
-    from knobwise.runs import open_run
-
-    run = open_run(args.run)
-    cfg, _ = load_run_config(run)
-    data = prepare_data(cfg.data, seed=cfg.seed, device="cpu")
-    model = load_trained(run.root)[0] if args.clusters else None
+def _label_issues(args: argparse.Namespace, run_: Run) -> dict[str, Any]:
+    cfg = run_.config
     epochs = args.epochs if args.epochs is not None else min(cfg.train.epochs, 3)
-    res = find_label_issues(
-        cfg,
-        data,
-        folds=args.folds,
-        epochs=epochs,
-        seed=cfg.seed,
-        model=model,
-        clusters=args.clusters or None,
-        top=args.top,
-    )
-    out = args.out or str(run.root / "label_issues.csv")
+    res = run_.label_issues(folds=args.folds, epochs=epochs, clusters=args.clusters or None, top=args.top)
+    out = args.out or str(run_.root / "label_issues.csv")
     res.write_csv(out)
     return {
         "flagged": res.flagged,
-        "examples": len(data.splits["train"]),
+        "examples": len(run_.data.splits["train"]),
         "seconds": res.seconds,
         "csv": out,
         "settings": res.settings,
         "top": res.rows[: args.top],
     }
-
-
-def _leakage(args: argparse.Namespace) -> dict[str, Any]:
-    from knobwise.data import prepare_data
-    from knobwise.diagnose import find_leakage, load_run_config
-    from knobwise.runs import open_run
-
-    cfg, _ = load_run_config(open_run(args.run))
-    report = find_leakage(prepare_data(cfg.data, seed=cfg.seed, device="cpu"))
-    return {**report.to_dict(), "summary": report.summary()}
 
 
 def _print(out: dict[str, Any]) -> None:
@@ -143,20 +118,22 @@ def _print(out: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
-    preds, classes = run_predictions(args.run, args.split)
+    run_ = load_run(args.run, device="cpu")
+    preds, classes = run_.predictions(args.split), run_.classes
     out: dict[str, Any] = {
         "run": args.run,
         "split": args.split,
-        "analysis": analyze_errors(preds, classes, top=args.top),
+        "analysis": run_.errors(args.split, top=args.top),
     }
     if args.tags:
         out["tags"] = tag_shares(preds, classes, args.tags)
     if args.export:
         out["export"] = {"path": args.export, "rows": export_errors(preds, classes, args.export)}
     if args.label_issues:
-        out["label_issues"] = _label_issues(args)
+        out["label_issues"] = _label_issues(args, run_)
     if not args.no_leakage:
-        out["leakage"] = _leakage(args)
+        report = find_leakage(run_.data)
+        out["leakage"] = {**report.to_dict(), "summary": report.summary()}
     if args.json:
         print_json(out)
     else:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from knobwise.errors import ConfigError
-from knobwise.metrics._expr import (
+from knobwise.objective import (
     Constraint,
     evaluate_expression,
     expression_direction,

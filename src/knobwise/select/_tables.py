@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from knobwise.errors import DataError, RunError
-from knobwise.metrics._expr import parse_number
-from knobwise.metrics._objective import RUN_MEASURES, SPLITS
+from knobwise.io import read_json
+from knobwise.objective import RUN_MEASURES, SPLITS, parse_number
 from knobwise.registry import Registry
-from knobwise.runs import is_run, read_json
+from knobwise.run import is_run
 
 __all__ = [
     "TABLE_LOADERS",

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from knobwise.errors import DataError
+from knobwise.io import write_csv
 from knobwise.metrics import Predictions
-from knobwise.runs import write_csv
 
 __all__ = ["analyze_errors", "export_errors", "tag_shares", "DEFAULT_TAGS", "EXPORT_FIELDS"]
 

@@ -1,0 +1,318 @@
+"""The Python API: everything the command line does, as functions and objects.
+
+``knobwise.train`` trains a run and returns a :class:`Run`; ``knobwise.load_run`` opens any
+finished run directory. A :class:`Run` owns its directory: ``run.metrics``, ``run.history``,
+``run.evaluate(split)``, ``run.diagnose(human_error=...)``, ``run.errors()``,
+``run.predict(images)``, ``run.export(path)``, ``run.report()``; in Jupyter it shows itself as
+an HTML summary. ``knobwise.tune`` runs a study and returns a :class:`Study`;
+``knobwise.select`` picks the best candidate under constraints. The CLI is a thin layer of
+parsing and printing on top of this module.
+
+Example:
+    >>> import knobwise as kw
+    >>> run = kw.train(overrides={"train.epochs": 1}, quiet=True)  # doctest: +SKIP
+    >>> run.metrics["test"]["accuracy"] > 0.5  # doctest: +SKIP
+    True
+    >>> kw.load_config(None, {"train.epochs": 2}).train.epochs
+    2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import knobwise.tune  # noqa: F401  (registers the study table loader that select reads)
+from knobwise.config import ExperimentConfig, config_from_dict, load_config, read_yaml
+from knobwise.diagnose import LabelIssues, analyze_errors, decompose, diagnose_run, find_label_issues
+from knobwise.errors import ConfigError
+from knobwise.report import run_html, write_report, write_run_report
+from knobwise.run import BaseRun, resume_config, train_experiment
+from knobwise.select import SelectResult, load_table, select_candidates
+from knobwise.tune import TuneRequest, is_study_dir, load_study_rows, run_study
+
+__all__ = [
+    "Run",
+    "Study",
+    "train",
+    "load_run",
+    "tune",
+    "load_study",
+    "select",
+    "diagnose",
+    "load_config",
+]
+
+Overrides = Sequence[str] | Mapping[str, Any] | None
+
+
+class Run(BaseRun):
+    """A run directory with everything knobwise can do with it (see :class:`knobwise.run.BaseRun`
+    for what it loads: ``config``, ``history``, ``metrics``, ``model``, ``data``, ``predictions``).
+    """
+
+    def diagnose(
+        self, human_error: float | None = None, bayes_error: float | None = None, tolerance: float = 1.0
+    ) -> dict[str, Any]:
+        """Bias / variance / data mismatch against human-level error, curve and gradient findings,
+        and the knobs to turn, in order (what ``knobwise diagnose RUN`` prints)."""
+        return diagnose_run(self, human=human_error, bayes=bayes_error, tolerance=tolerance)
+
+    def errors(self, split: str = "dev", top: int = 10) -> dict[str, Any]:
+        """Error analysis of ``split``: errors per class, top confusions, lowest-confidence and
+        most confident mistakes (what ``knobwise errors RUN`` prints)."""
+        if top < 1:
+            raise ConfigError(f"top must be >= 1, got {top}")
+        return analyze_errors(self.predictions(split), self.classes, top=top)
+
+    def label_issues(
+        self, folds: int = 4, epochs: int | None = None, clusters: int | None = None, top: int = 10
+    ) -> LabelIssues:
+        """Training examples ranked by how likely their label is wrong (k-fold confident learning;
+        with ``clusters``, also against k-means clusters of the trained model's features)."""
+        cfg = self.config
+        return find_label_issues(
+            cfg,
+            self.data,
+            folds=folds,
+            epochs=epochs if epochs is not None else min(cfg.train.epochs, 3),
+            seed=cfg.seed,
+            model=self.model if clusters else None,
+            clusters=clusters,
+            top=top,
+        )
+
+    def report(self, out: str | Path | None = None) -> Path:
+        """Write the HTML report (default ``RUN/report.html``) and return its path."""
+        return write_run_report(self, out)
+
+    def _repr_html_(self) -> str:
+        return run_html(self)
+
+
+class Study:
+    """A study directory (``studies/NAME``): its trials, the best one, its report.
+
+    ``rows`` holds one dict per complete trial (parameters, objective values, dev metrics,
+    ``run_dir``); :attr:`best` is the best trial's row; :meth:`best_run` opens its run.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.dir = Path(path)
+        if not is_study_dir(self.dir):
+            raise ConfigError(f"{self.dir}: not a study directory (no study.json)")
+        self._rows: list[dict[str, Any]] | None = None
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per complete trial."""
+        if self._rows is None:
+            self._rows = load_study_rows(self.dir)
+        return self._rows
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """``study.json``: settings, the best trials, trial counts per state, importances."""
+        from knobwise.io import read_json
+
+        return dict(read_json(self.dir / "study.json"))
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The best trial (as ``study.json`` lists it), or None when no trial completed."""
+        best = self.summary.get("best_trials") or []
+        return best[0] if best else None
+
+    def best_run(self) -> Run:
+        """The run directory of the best trial."""
+        if self.best is None:
+            raise ConfigError(f"{self.dir}: no complete trial yet")
+        return Run(self.best["run_dir"])
+
+    def best_config(self) -> ExperimentConfig:
+        """The config with the best trial's values (``best_config.yaml``)."""
+        return config_from_dict(read_yaml(self.dir / "best_config.yaml"))
+
+    def report(self, out: str | Path | None = None) -> Path:
+        """Write the study's HTML report and return its path."""
+        return write_report([self.dir], out)
+
+    def __repr__(self) -> str:
+        best = self.best
+        shown = f"best {best.get('value')!r} (trial {best.get('number')})" if best else "no complete trial"
+        return f"Study('{self.dir}': {shown})"
+
+
+def train(
+    config: str | Path | ExperimentConfig | None = None,
+    overrides: Overrides = None,
+    out: str | Path | None = None,
+    *,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+    report: bool = True,
+) -> Run:
+    """Train a config (a YAML path, an :class:`ExperimentConfig`, or None for the built-in
+    digits quickstart) into a new run directory (``out``, default ``runs/<time>-<name>``), and
+    write its report. ``overrides`` are ``{"train.epochs": 5}`` or ``["train.epochs=5"]``.
+
+    ``resume`` continues an interrupted run instead (``overrides`` then change training knobs
+    only: babysitting). A failed report keeps the run and raises (retry with ``run.report()``).
+    """
+    if resume is not None:
+        if config is not None:
+            raise ConfigError(
+                "resume takes the run's own config.yaml: give no config (change knobs with overrides)"
+            )
+        paths, cfg, changed = resume_config(resume, _override_list(overrides))
+        base = train_experiment(cfg, resume=paths.root, knob_changes=changed, quiet=quiet)
+    else:
+        if isinstance(config, ExperimentConfig):
+            cfg = config_from_dict(_apply(config, overrides))
+        else:
+            cfg = load_config(config, overrides)
+        base = train_experiment(cfg, out, quiet=quiet)
+    run = Run.from_training(
+        base.root, base.config, base.data, base.model, base.amp_dtype, base.history, base.metrics
+    )
+    if report:
+        _write_final_report(run)
+    return run
+
+
+def _apply(config: ExperimentConfig, overrides: Overrides) -> dict[str, Any]:
+    from knobwise.config import apply_overrides
+
+    return apply_overrides(config.model_dump(mode="json"), overrides)
+
+
+def _override_list(overrides: Overrides) -> list[str]:
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        import yaml
+
+        return [f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+                for k, v in overrides.items()]  # fmt: skip
+    return list(overrides)
+
+
+def _write_final_report(run: Run) -> None:
+    """The report, last: a failure keeps the saved run (everything else is written by now)."""
+    from knobwise.errors import TrainingError
+
+    try:
+        run.report()
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        run.paths.log_line(f"report failed: {reason}")
+        raise TrainingError(
+            f"{run.root}: the run is saved but its report failed ({reason}); "
+            f"retry with `knobwise report {run.root}`"
+        ) from exc
+
+
+def load_run(path: str | Path, device: str | torch.device | None = None) -> Run:
+    """Open a run directory (the model loads on ``device``, default the run's own)."""
+    return Run(path, device=device)
+
+
+def tune(
+    config: str | Path,
+    space: str | Path,
+    *,
+    sampler: str = "tpe",
+    pruner: str = "none",
+    trials: int | None = None,
+    workers: int = 1,
+    storage: str | None = None,
+    study: str | None = None,
+    out: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    quiet: bool = False,
+    **options: Any,
+) -> Study:
+    """Run (or resume) a hyperparameter study of ``config`` over the search space ``space``;
+    other ``knobwise tune`` options (``timeout``, ``refine``, ``objectives``, ``seed``,
+    ``resume``, ``pruner_startup``, ...) are keyword arguments of the same names."""
+    req = TuneRequest(
+        config=str(config), space=str(space), sampler=sampler, pruner=pruner, trials=trials,
+        workers=workers, storage=storage, study=study, out=None if out is None else str(out),
+        overrides=list(overrides), quiet=quiet, **options,
+    )  # fmt: skip
+    result = run_study(req)
+    return Study(result["settings"]["study_dir"])
+
+
+def load_study(path: str | Path) -> Study:
+    """Open a study directory written by ``knobwise tune``."""
+    return Study(path)
+
+
+def select(
+    candidates: str | Path | Sequence[str | Path | Run | Study] | Sequence[Mapping[str, Any]],
+    optimize: str,
+    satisfy: Sequence[str] = (),
+    direction: str | None = None,
+) -> SelectResult:
+    """The best candidate by ``optimize`` subject to every constraint in ``satisfy``.
+
+    Candidates are run directories, folders of runs, studies, CSV/JSON tables (paths, :class:`Run`
+    or :class:`Study` objects), or rows (dicts) given directly.
+
+    >>> rows = [{"name": "a", "dev.accuracy": 0.97, "latency_ms": 130},
+    ...         {"name": "b", "dev.accuracy": 0.96, "latency_ms": 80}]
+    >>> select(rows, "dev.accuracy", ["latency_ms <= 100"]).winner
+    'b'
+    """
+    items = [candidates] if isinstance(candidates, str | Path) else list(candidates)
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            rows.append(dict(item))
+        elif isinstance(item, BaseRun):
+            rows.extend(load_table(item.root))
+        elif isinstance(item, Study):
+            rows.extend(load_table(item.dir))
+        else:
+            rows.extend(load_table(item))
+    return select_candidates(rows, optimize, list(satisfy), direction)
+
+
+def diagnose(
+    run: str | Path | Run | None = None,
+    *,
+    human_error: float | None = None,
+    bayes_error: float | None = None,
+    train_error: float | None = None,
+    train_dev_error: float | None = None,
+    dev_error: float | None = None,
+    test_error: float | None = None,
+    tolerance: float = 1.0,
+) -> dict[str, Any]:
+    """Bias / variance / data-mismatch diagnosis of a run, or of error rates given directly
+    (percent), against human-level (and Bayes) error.
+
+    >>> d = diagnose(train_error=8.0, dev_error=10.0, human_error=1.0)
+    >>> d["verdict"], d["avoidable_bias"], d["variance"]
+    ('high avoidable bias', 7.0, 2.0)
+    """
+    if run is not None:
+        return diagnose_run(
+            run if isinstance(run, BaseRun) else Run(run),
+            human=human_error,
+            bayes=bayes_error,
+            tolerance=tolerance,
+        )
+    return decompose(
+        train=train_error,
+        train_dev=train_dev_error,
+        dev=dev_error,
+        test=test_error,
+        human=human_error,
+        bayes=bayes_error,
+        tolerance=tolerance,
+    ).to_dict()

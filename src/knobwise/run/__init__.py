@@ -1,0 +1,35 @@
+"""The run: its directory's layout, training one, and loading one as an object.
+
+A run directory holds ``config.yaml`` (resolved), ``history.csv``, ``metrics.json``,
+``model.safetensors`` + ``model.json``, ``predictions.npz``, ``checkpoint/``, ``log.txt`` and the
+report. :func:`train_experiment` writes one; :class:`BaseRun` reads one back (config, history,
+metrics, model, predictions, data) and evaluates, predicts and exports with it. Everything above
+this package reaches a run through :class:`BaseRun`.
+
+Example:
+    >>> from knobwise.run import RunPaths
+    >>> RunPaths("runs/x").weights.name
+    'model.safetensors'
+"""
+
+from knobwise.run._evaluate import evaluate_run, evaluate_splits, model_facts
+from knobwise.run._layout import RunPaths, is_run, new_run_dir, open_run
+from knobwise.run._run import BaseRun, Evaluation, as_run, runs_of
+from knobwise.run._train import HistoryWriter, resume_config, train_experiment
+
+__all__ = [
+    "BaseRun",
+    "Evaluation",
+    "as_run",
+    "runs_of",
+    "HistoryWriter",
+    "RunPaths",
+    "evaluate_run",
+    "evaluate_splits",
+    "is_run",
+    "model_facts",
+    "new_run_dir",
+    "open_run",
+    "resume_config",
+    "train_experiment",
+]
