@@ -44,6 +44,7 @@ __all__ = [
     "select",
     "diagnose",
     "load_config",
+    "write_trial_reports",
 ]
 
 Overrides = Sequence[str] | Mapping[str, Any] | None
@@ -233,18 +234,35 @@ def tune(
     out: str | Path | None = None,
     overrides: Sequence[str] = (),
     quiet: bool = False,
+    trial_reports: bool = False,
     **options: Any,
 ) -> Study:
     """Run (or resume) a hyperparameter study of ``config`` over the search space ``space``;
     other ``knobwise tune`` options (``timeout``, ``refine``, ``objectives``, ``seed``,
-    ``resume``, ``pruner_startup``, ...) are keyword arguments of the same names."""
+    ``resume``, ``pruner_startup``, ...) are keyword arguments of the same names.
+
+    Trials write their metrics and predictions; ``trial_reports`` also renders each complete
+    trial's HTML report (``knobwise report STUDY/trials/NNNN`` does it later for one).
+    """
     req = TuneRequest(
         config=str(config), space=str(space), sampler=sampler, pruner=pruner, trials=trials,
         workers=workers, storage=storage, study=study, out=None if out is None else str(out),
         overrides=list(overrides), quiet=quiet, **options,
     )  # fmt: skip
     result = run_study(req)
-    return Study(result["settings"]["study_dir"])
+    study_ = Study(result["settings"]["study_dir"])
+    if trial_reports:
+        write_trial_reports(study_.dir)
+    return study_
+
+
+def write_trial_reports(study_dir: str | Path) -> list[Path]:
+    """The HTML report of every finished trial of a study (the test split stays unread)."""
+    written = []
+    for trial in sorted(Path(study_dir).glob("trials/[0-9]*")):
+        if (trial / "metrics.json").is_file() and (trial / "model.safetensors").is_file():
+            written.append(write_run_report(Run(trial, device="cpu")))
+    return written
 
 
 def load_study(path: str | Path) -> Study:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 import knobwise.tune  # noqa: F401 - registers study folders as `knobwise select` tables
+from knobwise.api import write_trial_reports
 from knobwise.cli._common import add_overrides, print_json
 from knobwise.errors import ConfigError
 from knobwise.tune._output import fmt_value
@@ -78,6 +79,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_overrides(p, "a base config value")
     p.add_argument("--quiet", "-q", action="store_true", help="no live table")
+    p.add_argument(
+        "--trial-reports",
+        action="store_true",
+        help="also render each finished trial's HTML report (default: metrics and predictions only; "
+        "`knobwise report STUDY/trials/NNNN` renders one later)",
+    )
     p.add_argument("--json", action="store_true", help="print study.json as JSON")
     p.add_argument(
         "--worker", type=int, help=argparse.SUPPRESS
@@ -155,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         pruner_warmup=args.pruner_warmup, overrides=args.overrides, quiet=args.quiet or args.json,
     )  # fmt: skip
     result = run_study(req)
+    if args.trial_reports:
+        write_trial_reports(result["settings"]["study_dir"])
     if args.json:
         print_json(result)
     else:

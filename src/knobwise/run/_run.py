@@ -196,10 +196,21 @@ class BaseRun:
         return self._model
 
     @property
+    def withheld(self) -> tuple[str, ...]:
+        """Splits the run never loaded: a run evaluated without its test split (a tuning trial)
+        withheld it, and it stays unread when the data is rebuilt."""
+        try:
+            metrics = self.metrics
+        except RunError:
+            return ()
+        return () if "test" in metrics else ("test",)
+
+    @property
     def data(self) -> PreparedData:
         """The run's data rebuilt from its config (the same splits and normalization), cached."""
         if self._data is None:
-            self._data = prepare_data(self.config.data, seed=self.config.seed, device=self.device)
+            cfg = self.config
+            self._data = prepare_data(cfg.data, seed=cfg.seed, device=self.device, withhold=self.withheld)
         return self._data
 
     def predictions(self, split: str = "dev") -> Predictions:
