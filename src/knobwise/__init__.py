@@ -15,6 +15,8 @@ The names below load on first use (:mod:`knobwise.api`), so ``import knobwise`` 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -38,12 +40,22 @@ __all__ = [
 _API = frozenset(__all__) - {"__version__"}
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the API pulls in torch and the whole package; importing knobwise alone must not.
-    if name in _API:
-        return getattr(importlib.import_module("knobwise.api"), name)
-    raise AttributeError(f"module 'knobwise' has no attribute {name!r}")
+class _Package(types.ModuleType):
+    """The ``knobwise`` module: the API names resolve to :mod:`knobwise.api` on first use.
+
+    Lazy, because the API pulls in torch and the whole package and ``import knobwise`` alone must
+    not. And always the API: ``train``, ``tune``, ``diagnose`` and ``select`` are also subpackages,
+    which Python binds as attributes of this module once they are imported; ``kw.train`` must stay
+    the function (the subpackages are reached with ``from knobwise.train import ...``).
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _API:
+            return getattr(importlib.import_module("knobwise.api"), name)
+        return super().__getattribute__(name)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_API})
 
 
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+sys.modules[__name__].__class__ = _Package

@@ -32,6 +32,7 @@ from knobwise.errors import ConfigError
 from knobwise.report import run_html, write_report, write_run_report
 from knobwise.run import BaseRun, resume_config, train_experiment
 from knobwise.select import SelectResult, load_table, select_candidates
+from knobwise.train import Callback
 from knobwise.tune import TuneRequest, is_study_dir, load_study_rows, run_study
 
 __all__ = [
@@ -155,13 +156,15 @@ def train(
     resume: str | Path | None = None,
     quiet: bool = False,
     report: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> Run:
     """Train a config (a YAML path, an :class:`ExperimentConfig`, or None for the built-in
     digits quickstart) into a new run directory (``out``, default ``runs/<time>-<name>``), and
     write its report. ``overrides`` are ``{"train.epochs": 5}`` or ``["train.epochs=5"]``.
 
     ``resume`` continues an interrupted run instead (``overrides`` then change training knobs
-    only: babysitting). A failed report keeps the run and raises (retry with ``run.report()``).
+    only: babysitting). ``callbacks`` are :class:`knobwise.train.Callback` s called by the training
+    loop. A failed report keeps the run and raises (retry with ``run.report()``).
     """
     if resume is not None:
         if config is not None:
@@ -169,13 +172,15 @@ def train(
                 "resume takes the run's own config.yaml: give no config (change knobs with overrides)"
             )
         paths, cfg, changed = resume_config(resume, _override_list(overrides))
-        base = train_experiment(cfg, resume=paths.root, knob_changes=changed, quiet=quiet)
+        base = train_experiment(
+            cfg, resume=paths.root, knob_changes=changed, quiet=quiet, callbacks=callbacks
+        )
     else:
         if isinstance(config, ExperimentConfig):
             cfg = config_from_dict(_apply(config, overrides))
         else:
             cfg = load_config(config, overrides)
-        base = train_experiment(cfg, out, quiet=quiet)
+        base = train_experiment(cfg, out, quiet=quiet, callbacks=callbacks)
     run = Run.from_training(
         base.root, base.config, base.data, base.model, base.amp_dtype, base.history, base.metrics
     )

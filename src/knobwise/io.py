@@ -22,10 +22,10 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
+if TYPE_CHECKING:
+    import torch
 
 from knobwise.errors import RunError
 
@@ -64,9 +64,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.tolist()
-    if hasattr(obj, "tolist"):
+    if hasattr(obj, "tolist"):  # tensors and numpy arrays
         return obj.tolist()
     return str(obj)  # paths, datetimes, enums: their text form
 
@@ -111,6 +109,8 @@ def atomic_save_tensors(
     path: str | Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str] | None = None
 ) -> None:
     """Save tensors as safetensors atomically (contiguous CPU copies; shared storage is split)."""
+    from safetensors.torch import save_file  # loads torch: only where tensors are written
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
@@ -128,6 +128,8 @@ def atomic_save_tensors(
 
 def load_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Load a safetensors file (never pickle)."""
+    from safetensors.torch import load_file  # loads torch: only where tensors are read
+
     p = Path(path)
     if not p.is_file():
         raise RunError(f"{p}: file not found")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from browser import assert_clean, check_page
 
+import knobwise as kw
 from knobwise.cli import main
 from knobwise.config import load_config
 from knobwise.errors import TrainingError
-from knobwise.run import train_experiment
 from knobwise.train import Callback
 
 
@@ -65,7 +65,7 @@ def test_report_failure_keeps_the_run_and_is_exit_1(tmp_path: Path) -> None:
     out = tmp_path / "run"
     cfg = load_config(None, ["data.limit=300", "train.epochs=1"])
     with pytest.raises(TrainingError, match="the run is saved but its report failed") as info:
-        train_experiment(cfg, out, quiet=True, callbacks=[_BlockFigures(out)])
+        kw.train(cfg, out=out, quiet=True, callbacks=[_BlockFigures(out)])
     assert info.value.exit_code == 1
     for name in (
         "config.yaml",

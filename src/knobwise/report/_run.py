@@ -226,6 +226,12 @@ def _load_evidence(art: RunArtifacts, run: BaseRun) -> tuple[dict[str, Predictio
     """Predictions of the evidence splits (from predictions.npz, else from the model) and the
     rebuilt data for the example images; what could not be had is said, never raised."""
     preds: dict[str, Predictions] = {}
+    if not run.paths.predictions.is_file() and not run.paths.weights.is_file():
+        why = "the run has neither predictions.npz nor model.safetensors"
+        try:
+            return preds, run.data, why
+        except Exception:
+            return preds, None, why
     try:
         data = run.data
         for split in _EVIDENCE_SPLITS:
