@@ -56,6 +56,7 @@ from knobwise.runs import (
     read_json,
     write_csv,
 )
+from knobwise.track import TrackContext, Tracking, check_tracking, open_tracking
 from knobwise.train import Callback, Trainer, predict_logits, resolve_device
 
 __all__ = ["RunResult", "train_experiment", "resume_config", "load_trained", "HistoryWriter"]
@@ -171,15 +172,18 @@ def train_experiment(
     quiet: bool = False,
     callbacks: Sequence[Callback] = (),
     withhold_splits: Sequence[str] = (),
+    tracking: TrackContext | None = None,
 ) -> RunResult:
     """Train ``cfg`` into a new run directory (``out`` or ``runs/<time>-<name>``), or continue the
     run ``resume`` (whose ``cfg`` comes from :func:`resume_config`).
 
-    ``withhold_splits`` are never loaded nor evaluated (tuning withholds ``test``).
+    ``withhold_splits`` are never loaded nor evaluated (tuning withholds ``test``); ``tracking``
+    is how a study's worker has a trial tracked (see :mod:`knobwise.track`).
 
     Bad input raises before anything is written; a failure after the run directory was created
     for a new run removes it again unless training itself failed (then the checkpoint is kept).
     """
+    check_tracking(cfg.track)  # a missing optional package is bad input, before anything is written
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
     data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
@@ -190,7 +194,10 @@ def train_experiment(
     created = resume is None
     run = open_run(resume) if resume is not None else new_run_dir(out, cfg.name or _default_name(cfg))
     try:
-        return _train_in(run, cfg, data, model, layers, resume is not None, knob_changes, quiet, callbacks)
+        with open_tracking(cfg, run.root, context=tracking, resuming=resume is not None) as tracker:
+            return _train_in(
+                run, cfg, data, model, layers, resume is not None, knob_changes, quiet, callbacks, tracker
+            )
     except KnobwiseError as exc:
         if created and exc.exit_code == 2:
             shutil.rmtree(run.root, ignore_errors=True)  # bad input leaves nothing half-written
@@ -215,6 +222,7 @@ def _train_in(
     knob_changes: Sequence[str],
     quiet: bool,
     callbacks: Sequence[Callback],
+    tracker: Tracking,
 ) -> RunResult:
     started = time.time()
     knobs = training_knobs(cfg.data, cfg.train.loss, data)  # augmentation, balance, sample weights
@@ -231,6 +239,7 @@ def _train_in(
         sample_weight=knobs.sample_weight,
         index_sampler=knobs.index_sampler,
     )
+    trainer.callbacks.append(tracker)  # last: checkpointed callback states keep their positions
     if resuming:
         trainer.load_checkpoint(run.checkpoint)
         if knob_changes:
@@ -286,6 +295,7 @@ def _train_in(
     save_predictions(run.predictions, predictions, data.classes)
     atomic_write_json(run.metrics, metrics)
     _write_report(run, data, trainer.model)
+    tracker.finish(run.root, metrics)  # final metrics and artifacts, the report among them
     return RunResult(run, cfg, history, metrics, trainer.stop_reason)
 
 
