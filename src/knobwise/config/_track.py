@@ -64,7 +64,9 @@ class TrackConfig(Section):
         if value is False:
             return None
         if value is not None and not isinstance(value, dict | Section):
-            raise ValueError(f"track.{info.field_name} must be true, false or a mapping of options, got {value!r}")
+            raise ValueError(
+                f"track.{info.field_name} must be true, false or a mapping of options, got {value!r}"
+            )
         return value
 
     @property

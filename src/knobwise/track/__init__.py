@@ -8,11 +8,13 @@ Example:
 """
 
 from knobwise.track._base import TrackContext, Tracker, epoch_scalars, final_scalars, flatten
+from knobwise.track._study import StudyTracking, study_tracking
 from knobwise.track._tracking import TRACKING_JSON, Tracking, check_tracking, open_tracking
 
 __all__ = [
     "TRACKING_JSON",
     "TrackContext",
+    "StudyTracking",
     "Tracker",
     "Tracking",
     "check_tracking",
@@ -20,4 +22,5 @@ __all__ = [
     "final_scalars",
     "flatten",
     "open_tracking",
+    "study_tracking",
 ]

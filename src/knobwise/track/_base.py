@@ -52,9 +52,7 @@ def require(module: str, extra: str, key: str) -> None:
     try:
         importlib.import_module(module)
     except ImportError:
-        raise ConfigError(
-            f'{key} needs the {extra} package: pip install "knobwise[{extra}]"'
-        ) from None
+        raise ConfigError(f'{key} needs the {extra} package: pip install "knobwise[{extra}]"') from None
 
 
 def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -36,6 +37,7 @@ __all__ = [
     "experiment_id",
     "log_params",
     "log_metrics",
+    "log_series",
 ]
 
 DEFAULT_URI = "sqlite:///mlruns.db"
@@ -92,7 +94,8 @@ def experiment_id(client: MlflowClient, name: str, uri: str) -> str:
 
 
 def _param_value(value: Any) -> str:
-    text = "null" if value is None else str(value)
+    """Strings as they are, everything else as JSON (``true``, ``null``, ``[16, 32]``)."""
+    text = value if isinstance(value, str) else json.dumps(value)
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
 
 
@@ -111,6 +114,16 @@ def log_metrics(client: MlflowClient, run_id: str, values: Mapping[str, float], 
 
     stamp = int(time.time() * 1000)
     items = [Metric(k, float(v), stamp, step) for k, v in values.items()]
+    for i in range(0, len(items), _MAX_METRICS):
+        client.log_batch(run_id, metrics=items[i : i + _MAX_METRICS], synchronous=True)
+
+
+def log_series(client: MlflowClient, run_id: str, key: str, values: Mapping[int, float]) -> None:
+    """One metric at several steps (``{step: value}``), in one call."""
+    from mlflow.entities import Metric
+
+    stamp = int(time.time() * 1000)
+    items = [Metric(key, float(v), stamp, int(step)) for step, v in sorted(values.items())]
     for i in range(0, len(items), _MAX_METRICS):
         client.log_batch(run_id, metrics=items[i : i + _MAX_METRICS], synchronous=True)
 
@@ -170,7 +183,12 @@ class MlflowTracker(Tracker):
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self.client is not None and self.run_id is not None:
             self.guard(
-                f"logging epoch {epoch + 1}", log_metrics, self.client, self.run_id, epoch_scalars(logs), epoch + 1
+                f"logging epoch {epoch + 1}",
+                log_metrics,
+                self.client,
+                self.run_id,
+                epoch_scalars(logs),
+                epoch + 1,
             )
 
     def finish(self, run_root: Path, metrics: Mapping[str, Any]) -> None:
