@@ -65,11 +65,12 @@ def resolve_uri(uri: str | None) -> str:
 
 
 def mlflow_client(uri: str) -> MlflowClient:
-    """A client for ``uri``; MLflow's own INFO lines (database creation) stay out of the console."""
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    from mlflow import MlflowClient
+    """A client for ``uri``. MLflow's own log lines (database creation, SQL tracebacks) stay out of
+    the console: a failure becomes the tracker's one warning line instead."""
+    from mlflow import MlflowClient  # configures MLflow's loggers on first import
 
+    logging.getLogger("mlflow").setLevel(logging.CRITICAL)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return MlflowClient(tracking_uri=uri)
 
 
