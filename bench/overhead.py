@@ -6,8 +6,16 @@ same device-resident tensors, the same initial weights and the same per-epoch pe
 are run alternately, ``--rounds`` times each, and the ratio of the medians is printed
 (target: <= 1.10 on CPU).
 
+``--tracking`` adds the cost of experiment tracking (TensorBoard and MLflow both on, MLflow in a
+local SQLite file): a one-epoch ``Trainer.fit`` (with validation) without and with the trackers,
+alternated in the same rounds. It prints the ratio of the medians and, less noisy on a shared
+machine, the time spent inside the trackers themselves, per epoch and once per run (opening the MLflow run
+with the ~150 config parameters, the TensorBoard writer and graph, closing), as shares of the
+untracked epoch (target <= 2%).
+
     python bench/overhead.py                      # both nets, full epoch
     python bench/overhead.py --limit 10000 --rounds 5 --nets fc100_sigmoid
+    python bench/overhead.py --nets fc100_sigmoid --tracking
 
 Data: ``$KNOBWISE_DATA_DIR/mnist`` (see ../shared/data/README.md).
 """
@@ -17,7 +25,10 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +37,8 @@ from knobwise.config import load_config
 from knobwise.data import PreparedData, prepare_data
 from knobwise.device import resolve_device
 from knobwise.models import build_model
-from knobwise.train import Trainer, epoch_seed
+from knobwise.track import Tracking, open_tracking
+from knobwise.train import Callback, Trainer, epoch_seed
 
 
 def plain_epoch(
@@ -58,6 +70,62 @@ def knobwise_epoch(model: torch.nn.Module, data: PreparedData, cfg, seed: int) -
     torch.stack([loss, acc]).tolist()  # the one read per epoch the Trainer does
 
 
+class TimedTracking(Callback):
+    """The trackers, with the wall time spent inside them: once per run (opening the MLflow run
+    with the config's parameters, the TensorBoard writer, the graph; closing) and per epoch."""
+
+    def __init__(self, tracking: Tracking) -> None:
+        self.tracking = tracking
+        self.per_run = 0.0
+        self.per_epoch = 0.0
+
+    def _timed(self, fn: Any, *args: Any) -> float:
+        start = time.perf_counter()
+        fn(*args)
+        return time.perf_counter() - start
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self.per_run += self._timed(self.tracking.on_train_begin, trainer)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        self.per_epoch += self._timed(self.tracking.on_epoch_end, trainer, epoch, logs)
+
+    def close(self) -> None:
+        self.per_run += self._timed(self.tracking.close)
+
+
+def fit_epoch(
+    model: torch.nn.Module, data: PreparedData, cfg, seed: int, timed: TimedTracking | None
+) -> None:  # type: ignore[no-untyped-def]
+    """One epoch of ``Trainer.fit`` (training, validation, the per-epoch callbacks)."""
+    trainer = Trainer(model, data, cfg.train, seed=seed, quiet=True, callbacks=[timed] if timed else [])
+    trainer.fit()
+    if timed is not None:
+        timed.close()
+
+
+def tracking_rounds(cfg, data: PreparedData, base: torch.nn.Module, rounds: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Medians of the untracked fit, the tracked fit, and the trackers' own per-epoch and per-run
+    time, alternated per round."""
+    tmp = Path(tempfile.mkdtemp(prefix="knobwise-bench-"))
+    tracked_cfg = cfg.model_copy(deep=True)
+    tracked_cfg.track = type(cfg.track).model_validate(
+        {"tensorboard": True, "mlflow": {"tracking_uri": f"sqlite:///{tmp / 'mlruns.db'}"}}
+    )
+    times: list[list[float]] = [[], [], [], []]
+    for r in range(rounds + 1):  # round 0 creates the MLflow database and imports; not counted
+        t0 = time.perf_counter()
+        fit_epoch(copy.deepcopy(base), data, cfg, 0, None)
+        t1 = time.perf_counter()
+        timed = TimedTracking(open_tracking(tracked_cfg, tmp / f"run-{r}", log=print))
+        fit_epoch(copy.deepcopy(base), data, cfg, 0, timed)
+        t2 = time.perf_counter()
+        if r:
+            for i, value in enumerate((t1 - t0, t2 - t1, timed.per_epoch, timed.per_run)):
+                times[i].append(value)
+    return [statistics.median(t) for t in times]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nets", default="fc100_sigmoid,conv20_fc100_sigmoid")
@@ -66,6 +134,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--tracking", action="store_true", help="also measure TensorBoard + MLflow tracking")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -110,6 +179,13 @@ def main() -> None:
                 kw_t.append(t2 - t1)
         p, k = statistics.median(plain_t), statistics.median(kw_t)
         print(f"{net:<24}{len(train):>9}{p:>10.2f}{k:>12.2f}{k / p:>8.3f}")
+        if args.tracking:
+            u, t, epoch_s, run_s = tracking_rounds(cfg, data, base, args.rounds)
+            print(
+                f"{'':<24}tracking, 1-epoch fit: untracked {u:.2f} s, tracked {t:.2f} s, ratio {t / u:.3f}\n"
+                f"{'':<24}inside the trackers: per epoch {1000 * epoch_s:.1f} ms = {100 * epoch_s / u:.2f}% "
+                f"of the epoch; once per run {1000 * run_s:.0f} ms = {100 * run_s / u:.2f}%"
+            )
 
 
 if __name__ == "__main__":

@@ -166,6 +166,11 @@ def train(
     only: babysitting). ``callbacks`` are :class:`knobwise.train.Callback` s called by the training
     loop. A failed report keeps the run and raises (retry with ``run.report()``).
     """
+
+    def finish(saved: BaseRun) -> None:
+        if report:  # before the trackers finish, so they log the report too
+            _write_final_report(as_api_run(saved))
+
     if resume is not None:
         if config is not None:
             raise ConfigError(
@@ -173,20 +178,24 @@ def train(
             )
         paths, cfg, changed = resume_config(resume, _override_list(overrides))
         base = train_experiment(
-            cfg, resume=paths.root, knob_changes=changed, quiet=quiet, callbacks=callbacks
+            cfg, resume=paths.root, knob_changes=changed, quiet=quiet, callbacks=callbacks, on_saved=finish
         )
     else:
         if isinstance(config, ExperimentConfig):
             cfg = config_from_dict(_apply(config, overrides))
         else:
             cfg = load_config(config, overrides)
-        base = train_experiment(cfg, out, quiet=quiet, callbacks=callbacks)
-    run = Run.from_training(
-        base.root, base.config, base.data, base.model, base.amp_dtype, base.history, base.metrics
-    )
-    if report:
-        _write_final_report(run)
-    return run
+        base = train_experiment(cfg, out, quiet=quiet, callbacks=callbacks, on_saved=finish)
+    return as_api_run(base)
+
+
+def as_api_run(run: BaseRun) -> Run:
+    """The :class:`Run` of a run-layer run, sharing what it has loaded (data, model, metrics)."""
+    if isinstance(run, Run):
+        return run
+    api_run = Run.__new__(Run)
+    api_run.__dict__.update(run.__dict__)
+    return api_run
 
 
 def _apply(config: ExperimentConfig, overrides: Overrides) -> dict[str, Any]:

@@ -39,6 +39,7 @@ __all__ = [
     "load_tensors",
     "write_csv",
     "read_csv",
+    "append_line",
 ]
 
 
@@ -175,3 +176,11 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
                 row[k] = v
         out.append(row)
     return out
+
+
+def append_line(path: str | Path, line: str) -> None:
+    """Append one line to a text file such as a run's ``log.txt`` (appends are whole lines)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "a", encoding="utf-8") as fh:
+        fh.write(line.rstrip("\n") + "\n")

@@ -29,6 +29,7 @@ from knobwise.config._load import (
     validate_path,
 )
 from knobwise.config._model import LayerSpec, ModelConfig
+from knobwise.config._track import MlflowConfig, TensorBoardConfig, TrackConfig
 from knobwise.config._train import (
     EarlyStoppingConfig,
     LossConfig,
@@ -51,10 +52,13 @@ __all__ = [
     "ExperimentConfig",
     "LayerSpec",
     "LossConfig",
+    "MlflowConfig",
     "ModelConfig",
     "OptimizerConfig",
     "ScheduleConfig",
     "SplitConfig",
+    "TensorBoardConfig",
+    "TrackConfig",
     "TrainConfig",
     "apply_overrides",
     "config_from_dict",

@@ -8,6 +8,7 @@ from knobwise.config._base import Section
 from knobwise.config._data import DataConfig
 from knobwise.config._evaluate import EvaluateConfig
 from knobwise.config._model import ModelConfig
+from knobwise.config._track import TrackConfig
 from knobwise.config._train import TrainConfig
 
 #: What ``knobwise train`` runs with no config (also ``examples/quickstart.yaml``): a small CNN on
@@ -25,7 +26,7 @@ QUICKSTART: dict[str, object] = {
 
 
 class ExperimentConfig(Section):
-    """An experiment: seed, data, model, train, evaluate.
+    """An experiment: seed, data, model, train, evaluate, track.
 
     Example:
         >>> cfg = ExperimentConfig.model_validate({"model": {"name": "mlp"}})
@@ -39,3 +40,4 @@ class ExperimentConfig(Section):
     model: ModelConfig = Field(default_factory=lambda: ModelConfig(name="digits_cnn"))
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    track: TrackConfig = Field(default_factory=TrackConfig)

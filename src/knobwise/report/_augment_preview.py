@@ -75,7 +75,7 @@ def render(data: PreparedData, pipeline: AugmentPipeline, n: int, seed: int) -> 
     return buf.getvalue()
 
 
-def preview_png(cfg: ExperimentConfig, n: int = 16) -> tuple[bytes, int, list[str]]:
+def preview_png(cfg: ExperimentConfig, n: int = 16) -> tuple[bytes, int, str]:
     """PNG bytes of the preview of ``cfg``'s ``data.augment``, how many images it shows, and the
     pipeline's description."""
     assert cfg.data.augment is not None  # callers check and say so in their own words

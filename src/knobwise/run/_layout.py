@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from knobwise.errors import RunError
+from knobwise.io import append_line
 
 __all__ = ["RunPaths", "new_run_dir", "open_run", "is_run"]
 
@@ -42,9 +43,7 @@ class RunPaths:
 
     def log_line(self, line: str) -> None:
         """Append a line to ``log.txt`` (appends are whole lines; the log is for people)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "a", encoding="utf-8") as fh:
-            fh.write(line.rstrip("\n") + "\n")
+        append_line(self.log, line)
 
 
 def _slug(text: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from knobwise.run._evaluate import (
 )
 from knobwise.run._layout import RunPaths, new_run_dir, open_run
 from knobwise.run._run import BaseRun
+from knobwise.track import TrackContext, Tracking, check_tracking, open_tracking
 from knobwise.train import Callback, Trainer
 
 __all__ = ["train_experiment", "resume_config", "HistoryWriter"]
@@ -99,15 +100,21 @@ def train_experiment(
     quiet: bool = False,
     callbacks: Sequence[Callback] = (),
     withhold_splits: Sequence[str] = (),
+    tracking: TrackContext | None = None,
+    on_saved: Callable[[BaseRun], None] | None = None,
 ) -> BaseRun:
     """Train ``cfg`` into a new run directory (``out`` or ``runs/<time>-<name>``), or continue the
     run ``resume`` (whose ``cfg`` comes from :func:`resume_config`).
 
-    ``withhold_splits`` are never loaded nor evaluated (tuning withholds ``test``).
+    ``withhold_splits`` are never loaded nor evaluated (tuning withholds ``test``); ``tracking``
+    is how a study's worker has a trial tracked (see :mod:`knobwise.track`); ``on_saved`` is
+    called with the saved run before the trackers finish (the API writes the report there, so
+    the trackers log it as an artifact).
 
     Bad input raises before anything is written; a failure after the run directory was created
     for a new run removes it again unless training itself failed (then the checkpoint is kept).
     """
+    check_tracking(cfg.track)  # a missing optional package is bad input, before anything is written
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
     data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
@@ -118,7 +125,14 @@ def train_experiment(
     created = resume is None
     run = open_run(resume) if resume is not None else new_run_dir(out, cfg.name or _default_name(cfg))
     try:
-        return _train_in(run, cfg, data, model, layers, resume is not None, knob_changes, quiet, callbacks)
+        with open_tracking(cfg, run.root, context=tracking, resuming=resume is not None) as tracker:
+            done = _train_in(
+                run, cfg, data, model, layers, resume is not None, knob_changes, quiet, callbacks, tracker
+            )
+            if on_saved is not None:
+                on_saved(done)
+            tracker.finish(run.root, done.metrics)  # final metrics and artifacts, the report among them
+            return done
     except KnobwiseError as exc:
         if created and exc.exit_code == 2:
             shutil.rmtree(run.root, ignore_errors=True)  # bad input leaves nothing half-written
@@ -143,6 +157,7 @@ def _train_in(
     knob_changes: Sequence[str],
     quiet: bool,
     callbacks: Sequence[Callback],
+    tracker: Tracking,
 ) -> BaseRun:
     started = time.time()
     knobs = training_knobs(cfg.data, cfg.train.loss, data)  # augmentation, balance, sample weights
@@ -159,6 +174,7 @@ def _train_in(
         sample_weight=knobs.sample_weight,
         index_sampler=knobs.index_sampler,
     )
+    trainer.callbacks.append(tracker)  # last: checkpointed callback states keep their positions
     if resuming:
         trainer.load_checkpoint(run.checkpoint)
         if knob_changes:

@@ -34,6 +34,7 @@ from knobwise.io import atomic_write_json
 from knobwise.metrics import check_objective, measure_latency
 from knobwise.objective import needs_latency, parse_constraint
 from knobwise.run import train_experiment
+from knobwise.track import StudyTracking, TrackContext
 from knobwise.train import Callback, Trainer
 from knobwise.tune._space import config_with
 
@@ -41,6 +42,7 @@ __all__ = ["Objective", "Objectives", "TrialFailed", "run_in_child", "trial_dir"
 
 #: Modules the forkserver imports once, so that each trial's fork starts with them loaded.
 PRELOAD = ["knobwise.run", "knobwise.tune._objective", "sklearn.datasets"]
+TRACKER_MODULES = ["mlflow", "torch.utils.tensorboard"]  # a missing one is skipped by the forkserver
 
 
 class TrialFailed(Exception):
@@ -122,7 +124,14 @@ def _child(conn: Connection, job: dict[str, Any]) -> None:
     try:
         cfg = config_from_dict(job["config"])
         reporter = _Reporter(conn, job["monitor"])
-        run = train_experiment(cfg, job["out"], quiet=True, callbacks=[reporter], withhold_splits=("test",))
+        run = train_experiment(
+            cfg,
+            job["out"],
+            quiet=True,
+            callbacks=[reporter],
+            withhold_splits=("test",),
+            tracking=job.get("track"),
+        )
         metrics = run.metrics
         if job["latency"] and "latency" not in metrics:  # the config's own objective may have measured it
             example = torch.zeros(1, *run.input_shape, device=run.device)
@@ -143,7 +152,8 @@ def _child(conn: Connection, job: dict[str, Any]) -> None:
 def run_in_child(job: dict[str, Any], on_epoch: Callable[[int, float], bool]) -> tuple[str, Any]:
     """Run one trial's training in a fresh process; returns ``(kind, payload)``."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
+    # Trackers import slowly (MLflow ~2 s): load them once in the forkserver, not in every trial.
+    ctx.set_forkserver_preload(PRELOAD + (TRACKER_MODULES if job.get("track") is not None else []))
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_child, args=(child, job), daemon=True)
     proc.start()
@@ -178,6 +188,7 @@ class Objective:
         round_index: the coarse-to-fine round the trial belongs to.
         prune: whether to report intermediate values (single objective only).
         before: called first thing in each trial (the worker releases its budget lock there).
+        tracking: the study's MLflow / TensorBoard tracking (None: the config has no ``track:``).
     """
 
     def __init__(
@@ -190,6 +201,7 @@ class Objective:
         round_index: int = 0,
         prune: bool = True,
         before: Callable[[], None] | None = None,
+        tracking: StudyTracking | None = None,
     ) -> None:
         self.study_dir = study_dir
         self.base = base
@@ -198,6 +210,7 @@ class Objective:
         self.round_index = round_index
         self.prune = prune and len(objectives.metrics) == 1
         self.before = before
+        self.tracking = tracking
 
     @staticmethod
     def monitor_for(metric: str) -> str:
@@ -208,6 +221,7 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         if self.before is not None:
             self.before()
+
         out = trial_dir(self.study_dir, trial.number)
         for key, value in (("run_dir", str(out)), ("round", self.round_index), ("host", socket.gethostname()),
                            ("worker_pid", os.getpid())):  # fmt: skip
@@ -219,10 +233,14 @@ class Objective:
         except ConfigError as exc:
             return self._fail(trial, f"invalid sampled config: {exc}")
         monitor = self.monitor_for(self.objectives.metrics[0])
+        context = self.tracking.begin_trial(trial.number, values, out) if self.tracking else None
         job = {"config": cfg, "out": str(out), "monitor": monitor, "latency": self.objectives.needs_latency}
+        job["track"] = context
         started = time.time()
+        intermediate: dict[int, float] = {}
 
         def on_epoch(epoch: int, value: float) -> bool:
+            intermediate[epoch] = value
             if len(self.objectives.metrics) > 1:
                 return False  # Optuna records and prunes intermediate values of one objective only
             trial.report(value, epoch)  # the learning curve of every trial, pruned or not
@@ -230,9 +248,38 @@ class Objective:
 
         kind, payload = run_in_child(job, on_epoch)
         trial.set_user_attr("duration_s", time.time() - started)
-        if kind != "done":
-            return self._fail(trial, str(payload))
-        return self._finish(trial, payload)
+        try:
+            result = self._finish(trial, payload) if kind == "done" else self._fail(trial, str(payload))
+        except BaseException as exc:
+            state = "PRUNED" if isinstance(exc, optuna.TrialPruned) else "FAIL"
+            self._track(trial.number, context, out, state, values, None, intermediate)
+            raise
+        self._track(trial.number, context, out, "COMPLETE", values, result, intermediate)
+        return result
+
+    def _track(
+        self,
+        number: int,
+        context: TrackContext | None,
+        out: Path,
+        state: str,
+        params: dict[str, Any],
+        result: float | list[float] | None,
+        intermediate: dict[int, float],
+    ) -> None:
+        """The trial's outcome in the study's tracking (objective values as Optuna received them)."""
+        if self.tracking is None or context is None:
+            return
+        objectives: dict[str, float] = {}
+        if result is not None:
+            values = result if isinstance(result, list) else [result]
+            if len(values) == 1:
+                objectives["objective"] = float(values[0])
+            else:
+                objectives = {
+                    f"objective/{m}": float(v) for m, v in zip(self.objectives.metrics, values, strict=True)
+                }
+        self.tracking.end_trial(number, context, out, state, params, objectives, intermediate)
 
     def _finish(self, trial: optuna.Trial, info: dict[str, Any]) -> float | list[float]:
         metrics = info["metrics"]

@@ -31,6 +31,7 @@ from knobwise.objective import (
     parse_expression,
     validate_objective,
 )
+from knobwise.track import StudyTracking, check_tracking, study_tracking
 from knobwise.tune._output import live_table, write_results
 from knobwise.tune._pruners import PRUNERS
 from knobwise.tune._refine import best_params_of_round, narrow
@@ -144,6 +145,7 @@ def prepare_study(req: TuneRequest) -> tuple[StudySettings, str]:
     if not req.space:
         raise ConfigError("--space SPACE is required (a YAML search space), or --resume a study")
     cfg = load_config(req.config, req.overrides)
+    check_tracking(cfg.track)
     base = cfg.model_dump(mode="json")
     space = load_space(req.space)
     check_against_config(space, base)
@@ -267,6 +269,48 @@ def run_study(req: TuneRequest) -> dict[str, Any]:
     """Run (or resume) a study; returns the final ``study.json`` content."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings, url = prepare_study(req)
+    tracking = _start_tracking(settings)
+    try:
+        result = _run_rounds(req, settings, url)
+    except BaseException:
+        if tracking is not None:
+            tracking.finish(None, status="KILLED")  # --resume reopens the same parent run
+        raise
+    if tracking is not None:
+        best = result["best_trials"][0] if result["best_trials"] else {}
+        files = [settings.dir / "study.json", settings.dir / "best_config.yaml"]
+        tracking.finish(best.get("value"), files)
+    return result
+
+
+def _start_tracking(settings: StudySettings) -> StudyTracking | None:
+    """Open the study's MLflow parent run when the base config has a ``track:`` section."""
+    tracking = study_tracking(
+        read_yaml(settings.dir / "config.yaml"), settings.dir, settings.name, settings.tracking
+    )
+    if tracking is None:
+        return None
+    params: dict[str, Any] = {
+        key: getattr(settings, key)
+        for key in (
+            "sampler",
+            "pruner",
+            "n_trials",
+            "objectives",
+            "directions",
+            "constraints",
+            "seed",
+            "refine",
+        )
+    }
+    params.update({f"space.{k}": v for k, v in settings.rounds[0]["space"].items()})
+    files = [settings.dir / "config.yaml", settings.dir / "space.yaml"]
+    settings.tracking = tracking.start(params, files)
+    write_settings(settings)
+    return tracking
+
+
+def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str, Any]:
     timeout = req.timeout if req.timeout is not None else settings.timeout
     deadline = time.time() + timeout if timeout else None
     worker_codes: list[int] = []

@@ -67,6 +67,7 @@ class StudySettings:
     epochs: int = 10
     refine: int = 1
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    tracking: dict[str, Any] = field(default_factory=dict)  # the MLflow parent run (knobwise.track)
 
     @property
     def dir(self) -> Path:

@@ -30,6 +30,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from knobwise.config import read_yaml
+from knobwise.track import study_tracking
 from knobwise.tune._objective import Objective, Objectives, TrialFailed
 from knobwise.tune._pruners import create_pruner
 from knobwise.tune._samplers import create_sampler
@@ -100,8 +101,16 @@ def build_objective(
         tuple(settings.objectives), tuple(settings.directions), tuple(settings.constraints)
     )
     prune = settings.pruner != "none"
+    tracking = study_tracking(base, settings.dir, settings.name, settings.tracking)
     return Objective(
-        settings.dir, base, space, objectives, round_index=round_index, prune=prune, before=before
+        settings.dir,
+        base,
+        space,
+        objectives,
+        round_index=round_index,
+        prune=prune,
+        before=before,
+        tracking=tracking,
     )
 
 

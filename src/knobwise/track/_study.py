@@ -1,0 +1,216 @@
+"""Tracking a study: one MLflow parent run per study with a nested run per trial (parameters =
+the sampled values, metrics = the objective and the intermediate values, tags = the trial's run
+directory and state), and a TensorBoard hparams session per trial.
+
+The main process opens the parent run (:meth:`StudyTracking.start`; its id is saved with the
+study's settings, so workers, other machines and ``--resume`` use the same one). Each worker
+creates a trial's nested run before the trial's process starts (:meth:`begin_trial`), the
+trial's own training logs its epochs and artifacts into it, and the worker records the outcome
+(:meth:`end_trial`). Failures are warnings, as for runs: a study never stops over its tracking.
+
+Example:
+    >>> from knobwise.config import TrackConfig
+    >>> study_tracking({"track": {}}, Path("studies/s"), "s", {}) is None
+    True
+    >>> study_tracking({"track": {"tensorboard": True}}, Path("studies/s"), "s", {}).begin_trial(
+    ...     3, {"train.optimizer.lr": 0.01}, Path("studies/s/trials/0003")).tensorboard_name
+    's/0003'
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from knobwise.config import TrackConfig
+from knobwise.io import append_line
+from knobwise.track._base import TrackContext, Tracker
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["StudyTracking", "study_tracking", "TRIAL_STATUS"]
+
+#: Optuna's trial state → (MLflow run status, TensorBoard hparams status).
+TRIAL_STATUS = {
+    "COMPLETE": ("FINISHED", "success"),
+    "PRUNED": ("KILLED", "unknown"),
+    "FAIL": ("FAILED", "failure"),
+}
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def study_tracking(
+    base: Mapping[str, Any], study_dir: Path, name: str, state: dict[str, Any]
+) -> StudyTracking | None:
+    """The study's tracking from its base config mapping (None when ``track:`` asks for nothing)."""
+    track = TrackConfig.model_validate(base.get("track") or {})
+    return StudyTracking(track, study_dir, name, state) if track.enabled else None
+
+
+class StudyTracking:
+    """The study-level side of tracking. ``state`` is what :meth:`start` returned (saved in
+    ``study.json``): the MLflow tracking URI, experiment and parent run ids."""
+
+    def __init__(
+        self,
+        track: TrackConfig,
+        study_dir: Path,
+        name: str,
+        state: dict[str, Any],
+        log: Callable[[str], None] = _stderr,
+    ) -> None:
+        self.track = track
+        self.study_dir = study_dir
+        self.name = name
+        self.state = dict(state)
+        self._guard = Tracker(log)
+        self._guard.name = "mlflow"
+        self._client: MlflowClient | None = None
+
+    # -- the parent run (main process) -----------------------------------------------------------
+    def _mlflow(self) -> MlflowClient:
+        from knobwise.track._mlflow import mlflow_client, resolve_uri
+
+        if self._client is None:
+            assert self.track.mlflow is not None
+            self._client = mlflow_client(
+                self.state.get("tracking_uri") or resolve_uri(self.track.mlflow.tracking_uri)
+            )
+        return self._client
+
+    def start(self, params: Mapping[str, Any], files: Sequence[Path] = ()) -> dict[str, Any]:
+        """Open the parent run (create it the first time, with ``params`` and ``files``); returns
+        the state to save with the study."""
+        if self.track.mlflow is not None:
+            self._guard.guard("opening the study's parent run", self._start, params, files)
+        return self.state
+
+    def _start(self, params: Mapping[str, Any], files: Sequence[Path]) -> None:
+        from knobwise.track._mlflow import experiment_id, log_params, resolve_uri
+
+        assert self.track.mlflow is not None
+        client = self._mlflow()
+        if self.state.get("parent_run_id"):
+            client.update_run(self.state["parent_run_id"], status="RUNNING")  # resumed or joined
+            return
+        uri = resolve_uri(self.track.mlflow.tracking_uri)
+        exp = experiment_id(client, self.track.mlflow.experiment, uri)
+        tags = {"knobwise.study": self.name, "knobwise.study_dir": str(self.study_dir.resolve())}
+        run = client.create_run(exp, run_name=self.name, tags=tags)
+        log_params(client, run.info.run_id, params)
+        for f in files:
+            if f.is_file():
+                client.log_artifact(run.info.run_id, str(f))
+        self.state = {"tracking_uri": uri, "experiment_id": exp, "parent_run_id": run.info.run_id}
+
+    def finish(self, best_value: float | None, files: Sequence[Path] = (), status: str = "FINISHED") -> None:
+        """Close the parent run with the best objective value and the study's result files."""
+        if self.track.mlflow is not None and self.state.get("parent_run_id"):
+            self._guard.guard("closing the study's parent run", self._finish, best_value, files, status)
+
+    def _finish(self, best_value: float | None, files: Sequence[Path], status: str) -> None:
+        from knobwise.track._mlflow import log_metrics
+
+        client, run_id = self._mlflow(), self.state["parent_run_id"]
+        if best_value is not None:
+            log_metrics(client, run_id, {"best_value": best_value}, 0)
+        for f in files:
+            if f.is_file():
+                client.log_artifact(run_id, str(f))
+        client.set_terminated(run_id, status)
+
+    # -- trials (worker process) -----------------------------------------------------------------
+    def begin_trial(self, number: int, params: Mapping[str, Any], run_dir: Path) -> TrackContext:
+        """Create the trial's nested run (its parameters: the sampled values); returns the context
+        the trial's process trains with."""
+        tb_name = f"{self.name}/{number:04d}"
+        tags = {"knobwise.study": self.name, "knobwise.trial": str(number)}
+        run_id = None
+        if self.track.mlflow is not None and self.state.get("parent_run_id"):
+            self._guard.log = functools.partial(append_line, Path(run_dir) / "log.txt")
+            run_id = self._guard.guard(
+                f"creating the run of trial {number}", self._begin, number, params, run_dir
+            )
+        return TrackContext(mlflow_run_id=run_id, tensorboard_name=tb_name, tags=tags)
+
+    def _begin(self, number: int, params: Mapping[str, Any], run_dir: Path) -> str:
+        from knobwise.track._mlflow import log_params
+
+        client = self._mlflow()
+        tags = {
+            "mlflow.parentRunId": self.state["parent_run_id"],
+            "knobwise.study": self.name,
+            "knobwise.trial": str(number),
+            "knobwise.run_dir": str(run_dir.resolve()),
+        }
+        run = client.create_run(self.state["experiment_id"], run_name=f"{self.name}-{number:04d}", tags=tags)
+        log_params(client, run.info.run_id, params)
+        return str(run.info.run_id)
+
+    def end_trial(
+        self,
+        number: int,
+        context: TrackContext,
+        run_dir: Path,
+        state: str,
+        params: Mapping[str, Any],
+        objectives: Mapping[str, float],
+        intermediate: Mapping[int, float],
+    ) -> None:
+        """Record a trial's outcome: ``state`` is COMPLETE, PRUNED or FAIL; ``objectives`` maps
+        ``objective`` (or ``objective/<metric>`` for several) to the values Optuna received;
+        ``intermediate`` the per-epoch values reported to the pruner."""
+        self._guard.log = functools.partial(append_line, Path(run_dir) / "log.txt")
+        mlflow_status, tb_status = TRIAL_STATUS.get(state, ("FAILED", "failure"))
+        if context.mlflow_run_id is not None:
+            self._guard.guard(
+                f"recording trial {number}",
+                self._end,
+                number,
+                context.mlflow_run_id,
+                state,
+                mlflow_status,
+                objectives,
+                intermediate,
+            )
+        if self.track.tensorboard is not None:
+            from knobwise.track._tensorboard import tensorboard_dir, write_hparams
+
+            tb = Tracker(self._guard.log)
+            tb.name = "tensorboard"
+            log_dir = tensorboard_dir(self.track.tensorboard, run_dir, context.tensorboard_name)
+            tb.guard(
+                f"writing the hparams of trial {number}",
+                write_hparams,
+                log_dir,
+                params,
+                objectives,
+                tb_status,
+            )
+
+    def _end(
+        self,
+        number: int,
+        run_id: str,
+        state: str,
+        status: str,
+        objectives: Mapping[str, float],
+        intermediate: Mapping[int, float],
+    ) -> None:
+        from knobwise.track._mlflow import log_metrics, log_series
+
+        client = self._mlflow()
+        log_series(client, run_id, "intermediate_value", intermediate)
+        if objectives:
+            log_metrics(client, run_id, objectives, 0)
+            if state == "COMPLETE":  # the parent charts the objective against the trial number
+                log_metrics(client, self.state["parent_run_id"], objectives, number)
+        client.set_tag(run_id, "knobwise.trial_state", state)
+        client.set_terminated(run_id, status)
