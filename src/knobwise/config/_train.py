@@ -83,6 +83,11 @@ class TrainConfig(Section):
     schedule: ScheduleConfig | None = None
     loss: LossConfig = Field(default_factory=LossConfig)
     l2: float = Field(0.0, ge=0.0, description="λ of the λ/2m Σw² cost term (weights, not biases)")
+    l2_mode: Literal["per_example", "per_batch"] = Field(
+        "per_example",
+        description="per_example: λ/(2n) Σw², n = training examples (the textbook form); "
+        "per_batch: λ/(2B) Σw², B = mini-batches per epoch (Nielsen's network3.py)",
+    )
     early_stopping: EarlyStoppingConfig | None = None
     clip_grad_norm: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this")
     grad_stats: bool = Field(
