@@ -94,6 +94,8 @@ def run(names: list[str], out: Path, overrides: list[str]) -> None:
         if (root / "metrics.json").is_file():
             print(f"{name}: finished already ({root})")
             continue
+        # Where it runs (threads included), beside the run directory: a partial record needs it too.
+        atomic_write_json(out / f"{name}.machine.json", {"name": name, "machine": machine()})
         if (root / "checkpoint").is_dir():
             _, cfg, _ = resume_config(root)
             result = train_experiment(cfg, resume=root, quiet=True)
@@ -142,8 +144,10 @@ def record_one(name: str, root: Path) -> dict[str, Any] | None:
     history = _history(root)
     best_epoch, best_val = _best_epoch(history)
     cfg = load_config(EXAMPLES / ref.config, [])
+    info = root.parent / f"{name}.machine.json"
     row: dict[str, Any] = {
         "name": name,
+        "machine": json.loads(info.read_text())["machine"] if info.is_file() else None,
         "experiment": ref.experiment,
         "config": f"examples/{ref.config}",
         "reported_test_accuracy": ref.reported,
@@ -158,7 +162,7 @@ def record_one(name: str, root: Path) -> dict[str, Any] | None:
         row.update(
             status="finished",
             test_accuracy=round(100 * metrics["test"]["accuracy"], 2),
-            wall_time_s=round(metrics["run"]["duration_s"], 1),
+            wall_time_s=round(sum(float(r["time"]) for r in history), 1),
             device=metrics["run"]["device"],
         )
         return row

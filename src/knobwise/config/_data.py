@@ -69,6 +69,12 @@ class DataConfig(Section):
     normalize: Literal["standardize", "minmax", "none"] = "standardize"
     exclude: str | None = Field(None, description="CSV of examples to drop (columns id or index)")
     relabel: str | None = Field(None, description="CSV of corrected labels (id or index, and label)")
+    relabel_to: Literal["auto", "label", "suggested", "cluster_majority"] = Field(
+        "auto",
+        description="the column data.relabel takes the new class from: auto = 'suggested' when the "
+        "file has one (knobwise errors --label-issues), else 'label'; cluster_majority = the "
+        "majority label of the example's k-means cluster (--label-issues --clusters K)",
+    )
     augment: AugmentConfig | None = Field(None, description="on-device augmentation of the training split")
     expand: ExpandConfig | None = Field(None, description="offline expansion of the training split")
     balance: BalanceConfig | None = Field(

@@ -19,6 +19,7 @@ from knobwise.diagnose._knobs import PROBLEMS, Knob, knobs_for, list_problems
 from knobwise.diagnose._label_issues import (
     LabelIssues,
     cluster_disagreement,
+    cluster_majority,
     confident_learning,
     find_label_issues,
     out_of_fold_proba,
@@ -50,6 +51,7 @@ __all__ = [
     "analyze_errors",
     "check_error",
     "cluster_disagreement",
+    "cluster_majority",
     "confident_learning",
     "decompose",
     "diagnose_curves",
