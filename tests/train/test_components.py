@@ -108,10 +108,11 @@ def test_schedules_follow_their_formulas() -> None:
 
 
 def test_reduce_on_plateau_halves_after_patience() -> None:
+    # Keras's rule: a constant monitor stalls from the second epoch on; patience 1 halves every epoch.
     lrs = _lrs(
         ScheduleConfig(name="reduce_on_plateau", monitor="val_accuracy", factor=0.5, patience=1), epochs=6
     )
-    assert lrs == pytest.approx([1, 1, 1, 0.5, 0.5, 0.25])
+    assert lrs == pytest.approx([1, 1, 0.5, 0.25, 0.125, 0.0625])
 
 
 def test_one_cycle_steps_per_batch() -> None:

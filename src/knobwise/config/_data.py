@@ -23,7 +23,8 @@ class SplitConfig(Section):
     Fractions of the pooled examples; they must sum to 1. When the dataset has its own test set
     and ``own_test`` is true, the test split is that set and ``train``/``dev`` divide the rest in
     proportion (``test`` is then ignored). ``train_dev`` is the fraction of *train* carved out as a
-    train-dev split (same distribution as train, never trained on).
+    train-dev split (same distribution as train, never trained on). ``ordered`` cuts each split
+    off the end of the dataset's own order instead of drawing it at random.
     """
 
     train: float = Field(0.8, ge=0.0, le=1.0)
@@ -31,6 +32,11 @@ class SplitConfig(Section):
     test: float = Field(0.1, ge=0.0, le=1.0)
     train_dev: float = Field(0.0, ge=0.0, lt=1.0)
     stratify: bool = True
+    ordered: bool = Field(
+        False,
+        description="cut in the dataset's own order, not at random: test is the last examples, dev "
+        "the ones before it (MNIST's first 50,000 / last 10,000, the split of the reference results)",
+    )
     own_test: bool = True
     by_source: dict[Literal["train", "dev", "test"], list[str]] | None = Field(
         None, description="multi-source data: the sources that make each split, e.g. {train: [hq], dev: [lq]}"
@@ -63,6 +69,12 @@ class DataConfig(Section):
     normalize: Literal["standardize", "minmax", "none"] = "standardize"
     exclude: str | None = Field(None, description="CSV of examples to drop (columns id or index)")
     relabel: str | None = Field(None, description="CSV of corrected labels (id or index, and label)")
+    relabel_to: Literal["auto", "label", "suggested", "cluster_majority"] = Field(
+        "auto",
+        description="the column data.relabel takes the new class from: auto = 'suggested' when the "
+        "file has one (knobwise errors --label-issues), else 'label'; cluster_majority = the "
+        "majority label of the example's k-means cluster (--label-issues --clusters K)",
+    )
     augment: AugmentConfig | None = Field(None, description="on-device augmentation of the training split")
     expand: ExpandConfig | None = Field(None, description="offline expansion of the training split")
     balance: BalanceConfig | None = Field(

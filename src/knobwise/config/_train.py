@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator
 
 from knobwise.config._base import Section
 
@@ -44,10 +44,16 @@ class ScheduleConfig(Section):
     milestones: list[int] | None = None
     k: float | None = Field(None, gt=0.0, description="inverse_sqrt: lr = k*lr0/sqrt(epoch)")
     monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="reduce_on_plateau: auto infers the direction from the monitor's name"
+    )
     factor: float = Field(0.1, gt=0.0, lt=1.0)
-    patience: int = Field(10, ge=0)
+    patience: int = Field(10, ge=0, description="reduce_on_plateau: epochs without improvement")
+    min_delta: float = Field(
+        1e-4, ge=0.0, description="reduce_on_plateau: an improvement beats the best by more than this"
+    )
     min_lr: float = Field(0.0, ge=0.0)
-    cooldown: int = Field(0, ge=0)
+    cooldown: int = Field(0, ge=0, description="reduce_on_plateau: epochs after a drop not counted")
     t_max: int | None = Field(None, ge=1)
     max_lr: float | None = Field(None, gt=0.0)
     pct_start: float = Field(0.3, gt=0.0, lt=1.0)
@@ -55,13 +61,22 @@ class ScheduleConfig(Section):
 
 
 class EarlyStoppingConfig(Section):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+    """Stop after ``patience`` epochs in a row in which ``monitor`` did not improve by more than
+    ``min_delta`` (Keras's ``EarlyStopping`` rule; ``patience: 0`` stops at the first such epoch,
+    like 1). ``restore_best`` (Keras: ``restore_best_weights``, accepted as an alias) puts back the
+    weights of the best epoch when training ends, stopped early or not. ``baseline``: an epoch
+    restarts the patience count only when it also beats this value. ``start_from_epoch``: epochs
+    not monitored at the start (warm-up)."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
     patience: int = Field(10, ge=0)
     min_delta: float = Field(0.0, ge=0.0)
-    restore_best: bool = True
+    restore_best: bool = Field(True, validation_alias=AliasChoices("restore_best", "restore_best_weights"))
+    baseline: float | None = None
+    start_from_epoch: int = Field(0, ge=0)
 
 
 class LossConfig(Section):
@@ -83,6 +98,11 @@ class TrainConfig(Section):
     schedule: ScheduleConfig | None = None
     loss: LossConfig = Field(default_factory=LossConfig)
     l2: float = Field(0.0, ge=0.0, description="λ of the λ/2m Σw² cost term (weights, not biases)")
+    l2_mode: Literal["per_example", "per_batch"] = Field(
+        "per_example",
+        description="per_example: λ/(2n) Σw², n = training examples (the textbook form); "
+        "per_batch: λ/(2B) Σw², B = mini-batches per epoch (Nielsen's network3.py)",
+    )
     early_stopping: EarlyStoppingConfig | None = None
     clip_grad_norm: float | None = Field(None, gt=0.0, description="clip the global gradient norm to this")
     grad_stats: bool = Field(

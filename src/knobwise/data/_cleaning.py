@@ -3,14 +3,22 @@
 Both files name examples by an ``id`` column (matched against the source's ids, for example
 ``train[123]`` for MNIST or the file path for folders) or, without one, an ``index`` column (the
 position in the source pool, as in ``knobwise errors --label-issues`` output). A relabel file
-gives the new class in a ``label`` column (a class name or number; a ``suggested`` column is used
-when there is no ``label`` column). Cleaning is applied after the split is planned, so the split
-of every other example stays exactly where it was: the cleaned run is comparable to the original.
+gives the new class (a class name or number) in the column ``data.relabel_to`` names: ``auto``
+takes ``suggested`` when the file has one (the label-issues CSV as written, whose ``label`` is the
+given, suspect label) and ``label`` otherwise; ``cluster_majority`` takes the majority label of the
+example's k-means cluster (``--label-issues --clusters K``).
+
+The label-issues CSV also lists unflagged "next most suspicious" rows: when a file has a
+``flagged`` column, only its flagged rows are relabeled (to ``suggested``) or excluded, and with
+``cluster_majority`` only the rows whose ``cluster_disagrees`` is true. Edit those columns to
+choose by hand. Cleaning is applied after the split is planned, so the split of every other
+example stays exactly where it was: the cleaned run is comparable to the original.
 
 Example:
-    >>> import numpy as np
-    >>> read_cleaning_csv  # doctest: +ELLIPSIS
-    <function read_cleaning_csv at ...>
+    >>> rows = [{"index": "3", "label": "1", "suggested": "7", "flagged": "True"},
+    ...         {"index": "5", "label": "2", "suggested": "2", "flagged": "False"}]
+    >>> relabel_plan(rows, "auto", "data.relabel", "issues.csv")
+    ('suggested', [{'index': '3', 'label': '1', 'suggested': '7', 'flagged': 'True'}], 1)
 """
 
 from __future__ import annotations
@@ -25,7 +33,10 @@ from knobwise.config import DataConfig
 from knobwise.data._source import Source
 from knobwise.errors import DataError
 
-__all__ = ["apply_cleaning", "read_cleaning_csv"]
+__all__ = ["apply_cleaning", "read_cleaning_csv", "relabel_plan", "selected_rows"]
+
+#: For each source column of the new label, the column that says whether a row is meant.
+_FLAG_OF = {"suggested": "flagged", "cluster_majority": "cluster_disagrees"}
 
 #: Split name -> (positions in the pool or own test set, whether on the test-set side).
 Where = dict[str, tuple[np.ndarray, bool]]
@@ -42,9 +53,42 @@ def read_cleaning_csv(path: str | Path, key: str, need_label: bool) -> list[dict
         rows = list(reader)
     if "id" not in cols and "index" not in cols:
         raise DataError(f"{key}: {p} needs an 'id' or 'index' column (has: {', '.join(cols) or 'no header'})")
-    if need_label and "label" not in cols and "suggested" not in cols:
+    if need_label and not {"label", "suggested", "cluster_majority"} & set(cols):
         raise DataError(f"{key}: {p} needs a 'label' column with the corrected class")
     return rows
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def selected_rows(rows: list[dict[str, str]], flag: str) -> tuple[list[dict[str, str]], int]:
+    """The rows meant for cleaning: those whose ``flag`` column is true when the file has that
+    column, else all of them; and how many were left out."""
+    if not rows or flag not in rows[0]:
+        return rows, 0
+    kept = [r for r in rows if _truthy(r.get(flag))]
+    return kept, len(rows) - len(kept)
+
+
+def relabel_plan(
+    rows: list[dict[str, str]], to: str, key: str, path: str
+) -> tuple[str, list[dict[str, str]], int]:
+    """(column the new label comes from, the rows to relabel, rows left out as not flagged)."""
+    cols = set(rows[0]) if rows else set()
+    column = to if to != "auto" else ("suggested" if "suggested" in cols else "label")
+    if rows and column not in cols:
+        hint = (
+            " (written by knobwise errors --label-issues --clusters K)"
+            if column == "cluster_majority"
+            else ""
+        )
+        raise DataError(
+            f"data.relabel_to: {column!r} is not a column of {path}{hint}; it has: {', '.join(sorted(cols))}"
+        )
+    flag = _FLAG_OF.get(column)
+    kept, skipped = selected_rows(rows, flag) if flag else (rows, 0)
+    return column, kept, skipped
 
 
 def _positions(rows: list[dict[str, str]], src: Source, key: str, path: str) -> list[tuple[int, bool, int]]:
@@ -58,7 +102,7 @@ def _positions(rows: list[dict[str, str]], src: Source, key: str, path: str) -> 
     out = []
     for n, row in enumerate(rows):
         line = n + 2
-        if use_id:
+        if use_id and row.get("id"):  # an empty id (a source without ids) falls back to index
             hit = by_id.get(str(row["id"]))
             if hit is None:
                 raise DataError(f"{key}: {path} line {line}: id {row['id']!r} is not in data.dataset")
@@ -94,17 +138,20 @@ def apply_cleaning(cfg: DataConfig, where: Where, src: Source) -> tuple[Where, S
     lines: list[str] = []
     if cfg.relabel:
         rows = read_cleaning_csv(cfg.relabel, "data.relabel", need_label=True)
+        column, rows, skipped = relabel_plan(rows, cfg.relabel_to, "data.relabel", cfg.relabel)
         y, y_test = src.y.copy(), None if src.y_test is None else src.y_test.copy()
         for pos, test_side, n in _positions(rows, src, "data.relabel", cfg.relabel):
-            value = rows[n].get("label") or rows[n].get("suggested") or ""
+            value = rows[n].get(column) or ""
             target = y_test if test_side else y
             assert target is not None  # an id on the test side implies a test set
             target[pos] = _label(value.strip(), list(src.classes), "data.relabel", cfg.relabel, n + 2)
         changed = int((y != src.y).sum()) + (0 if y_test is None else int((y_test != src.y_test).sum()))
         src = dataclasses.replace(src, y=y, y_test=y_test)
-        lines.append(f"data.relabel: {changed} labels changed by {cfg.relabel}")
+        note = f"; {skipped} listed rows not flagged, left as they are" if skipped else ""
+        lines.append(f"data.relabel: {changed} labels changed by {cfg.relabel} (column {column!r}{note})")
     if cfg.exclude:
         rows = read_cleaning_csv(cfg.exclude, "data.exclude", need_label=False)
+        rows, skipped_ex = selected_rows(rows, "flagged")
         drop = {(pos, side) for pos, side, _ in _positions(rows, src, "data.exclude", cfg.exclude)}
         dropped: dict[str, int] = {}
         for name, (idx, side) in list(where.items()):
@@ -115,6 +162,8 @@ def apply_cleaning(cfg: DataConfig, where: Where, src: Source) -> tuple[Where, S
         if not len(where["train"][0]):
             raise DataError(f"data.exclude: {cfg.exclude} removes every training example")
         per = ", ".join(f"{k} {v}" for k, v in dropped.items()) or "none were in a split"
+        if skipped_ex:
+            per += f"; {skipped_ex} listed rows not flagged, kept"
         lines.append(
             f"data.exclude: dropped {sum(dropped.values())} examples listed in {cfg.exclude} ({per})"
         )

@@ -41,13 +41,22 @@ def _rs(seed: int) -> int:
 
 
 def _cut(
-    idx: np.ndarray, y: np.ndarray, n_take: int, seed: int, stratify: bool, what: str, warnings: list[str]
+    idx: np.ndarray,
+    y: np.ndarray,
+    n_take: int,
+    seed: int,
+    stratify: bool,
+    what: str,
+    warnings: list[str],
+    ordered: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``idx`` into (rest, taken) with ``len(taken) == n_take``; ``y`` is indexed by ``idx``."""
     if n_take <= 0:
         return idx, idx[:0]
     if n_take >= len(idx):
         return idx[:0], idx
+    if ordered:  # the last n_take in the dataset's own order (idx is sorted)
+        return idx[: len(idx) - n_take], idx[len(idx) - n_take :]
     if stratify:
         try:
             rest, taken = train_test_split(idx, test_size=n_take, stratify=y[idx], random_state=_rs(seed))
@@ -105,28 +114,29 @@ def plan_splits(y: np.ndarray, y_test: np.ndarray | None, split: SplitConfig, se
     n = len(y)
     pool = np.arange(n)
     strat = split.stratify
+    ordered = split.ordered
     out: dict[str, np.ndarray] = {}
     from_test: dict[str, bool] = {}
     if n == 0:
         raise DataError("data: the dataset has no training examples")
     if y_test is not None and split.own_test:
         n_dev = _count(n, split.dev / (split.train + split.dev), "dev", "training-pool examples")
-        train, dev = _cut(pool, y, n_dev, seed, strat, "dev split", warnings)
+        train, dev = _cut(pool, y, n_dev, seed, strat, "dev split", warnings, ordered)
         test = np.arange(len(y_test))
     else:
         n_test = _count(n, split.test, "test", "examples")
         n_dev = _count(n, split.dev, "dev", "examples")
         if n - n_test - n_dev <= 0:
             raise DataError(f"data.split: train gets 0 of {n} examples; raise data.split.train")
-        rest, test = _cut(pool, y, n_test, seed, strat, "test split", warnings)
-        train, dev = _cut(rest, y, n_dev, seed + 1, strat, "dev split", warnings)
+        rest, test = _cut(pool, y, n_test, seed, strat, "test split", warnings, ordered)
+        train, dev = _cut(rest, y, n_dev, seed + 1, strat, "dev split", warnings, ordered)
     if len(train) == 0:
         raise DataError(f"data.split: train gets 0 of {n} examples; raise data.split.train")
     if split.train_dev > 0:
         n_td = _count(len(train), split.train_dev, "train_dev", "training examples")
         if n_td >= len(train):
             raise DataError(f"data.split.train_dev = {split.train_dev:g} leaves no training examples")
-        train, train_dev = _cut(train, y, n_td, seed + 2, strat, "train_dev split", warnings)
+        train, train_dev = _cut(train, y, n_td, seed + 2, strat, "train_dev split", warnings, ordered)
         out["train_dev"] = train_dev
     out = {"train": train, "dev": dev, "test": test, **out}
     from_test = {k: (k == "test" and y_test is not None and split.own_test) for k in out}

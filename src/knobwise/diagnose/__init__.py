@@ -25,6 +25,7 @@ from knobwise.diagnose._gradients import GRAD_PREFIX, GradientFinding, diagnose_
 from knobwise.diagnose._label_issues import (
     LabelIssues,
     cluster_disagreement,
+    cluster_majority,
     confident_learning,
     find_label_issues,
     out_of_fold_proba,
@@ -47,6 +48,7 @@ __all__ = [
     "analyze_errors",
     "check_error",
     "cluster_disagreement",
+    "cluster_majority",
     "confident_learning",
     "decompose",
     "diagnose_curves",

@@ -13,7 +13,9 @@
    confidence.
 
 Optionally a cluster check: k-means in the penultimate-layer feature space of the run's model; a
-label that disagrees with its cluster's majority label is marked.
+label that disagrees with its cluster's majority label is marked, the majority label is written
+(``cluster_majority``) and such examples are listed even when not flagged, so
+``data.relabel_to: cluster_majority`` can relabel them.
 
 Example:
     >>> import numpy as np
@@ -44,6 +46,7 @@ __all__ = [
     "confident_learning",
     "out_of_fold_proba",
     "cluster_disagreement",
+    "cluster_majority",
     "find_label_issues",
 ]
 
@@ -73,6 +76,7 @@ class LabelIssues:
                 "self_confidence",
                 "flagged",
                 "cluster_disagrees",
+                "cluster_majority",
             ],
         )
 
@@ -130,15 +134,12 @@ def out_of_fold_proba(
     return proba
 
 
-@torch.no_grad()
-def cluster_disagreement(
-    features: np.ndarray, labels: np.ndarray, n_clusters: int, seed: int = 0
-) -> np.ndarray:
-    """Whether each label differs from the majority label of its k-means cluster.
+def cluster_majority(features: np.ndarray, labels: np.ndarray, n_clusters: int, seed: int = 0) -> np.ndarray:
+    """The majority label of each example's k-means cluster (features: one row per example).
 
     >>> f = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
-    >>> cluster_disagreement(f, np.array([0, 0, 1, 1, 1, 1]), 2).tolist()
-    [False, False, True, False, False, False]
+    >>> cluster_majority(f, np.array([0, 0, 1, 1, 1, 1]), 2).tolist()
+    [0, 0, 0, 1, 1, 1]
     """
     from sklearn.cluster import KMeans
 
@@ -148,7 +149,19 @@ def cluster_disagreement(
     for c in range(k):
         members = labels[assign == c]
         majority[c] = np.bincount(members).argmax() if len(members) else -1
-    return majority[assign] != labels
+    return majority[assign]
+
+
+def cluster_disagreement(
+    features: np.ndarray, labels: np.ndarray, n_clusters: int, seed: int = 0
+) -> np.ndarray:
+    """Whether each label differs from the majority label of its k-means cluster.
+
+    >>> f = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    >>> cluster_disagreement(f, np.array([0, 0, 1, 1, 1, 1]), 2).tolist()
+    [False, False, True, False, False, False]
+    """
+    return cluster_majority(features, labels, n_clusters, seed) != labels
 
 
 def _penultimate(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -179,13 +192,19 @@ def find_label_issues(
     labels = train.y.cpu().numpy()
     proba = out_of_fold_proba(cfg, data, folds=folds, epochs=epochs, seed=seed)
     flagged, score, suggested = confident_learning(proba, labels)
-    disagree = None
+    disagree = majority = None
     if model is not None and clusters:
-        disagree = cluster_disagreement(_penultimate(model, train.x), labels, clusters, seed)
+        majority = cluster_majority(_penultimate(model, train.x), labels, clusters, seed)
+        disagree = majority != labels
     order = np.lexsort((-score, ~flagged))
-    keep = max(int(flagged.sum()), top or 0)
+    # Flagged first, then (with clusters) every cluster disagreement, then the next most
+    # suspicious up to ``top`` rows in all.
+    listed = flagged if disagree is None else flagged | disagree
+    chosen = [int(r) for r in order if listed[r]]
+    rest = [int(r) for r in order if not listed[r]]
+    chosen += rest[: max(0, (top or 0) - len(chosen))]
     rows = []
-    for rank, r in enumerate(order[:keep].tolist(), start=1):
+    for rank, r in enumerate(chosen, start=1):
         rows.append(
             {
                 "rank": rank,
@@ -197,6 +216,7 @@ def find_label_issues(
                 "self_confidence": round(float(proba[r, labels[r]]), 6),
                 "flagged": bool(flagged[r]),
                 "cluster_disagrees": None if disagree is None else bool(disagree[r]),
+                "cluster_majority": None if majority is None else data.classes[int(majority[r])],
             }
         )
     settings = {"folds": folds, "epochs": epochs, "seed": seed, "clusters": clusters}

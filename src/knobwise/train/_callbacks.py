@@ -46,10 +46,15 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Keras's ``EarlyStopping`` rule: stop at the end of the ``patience``-th epoch in a row in
+    which ``monitor`` did not beat the best by more than ``min_delta``.
 
-    With ``restore_best`` the weights of the best epoch are put back at the end (they are kept in
-    memory and in the checkpoint).
+    At the end of every monitored epoch the wait grows by one; an improvement records the new best
+    (and its weights, with ``restore_best``) and restarts the wait at 0 (with ``baseline``, only
+    when the value also beats the baseline); otherwise training stops once the wait reaches
+    ``patience`` (never on the first epoch). A non-finite value never improves. With
+    ``restore_best`` the weights of the best epoch are put back at the end (they are kept in memory
+    and in the checkpoint).
     """
 
     def __init__(self, cfg: EarlyStoppingConfig) -> None:
@@ -58,12 +63,16 @@ class EarlyStopping(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = -1
         self.wait = 0
+        self.stopped_epoch = -1
         self.best_state: dict[str, torch.Tensor] | None = None
+
+    def _beats(self, value: float, reference: float) -> bool:
+        d = self.cfg.min_delta
+        return value < reference - d if self.mode == "min" else value > reference + d
 
     def improved(self, value: float) -> bool:
         """Whether ``value`` beats the best so far by more than ``min_delta`` (and record it)."""
-        d = self.cfg.min_delta
-        better = value < self.best - d if self.mode == "min" else value > self.best + d
+        better = math.isfinite(value) and self._beats(value, self.best)
         if better:
             self.best = value
         return better
@@ -76,19 +85,31 @@ class EarlyStopping(Callback):
                 f"train.early_stopping.monitor: {self.cfg.monitor!r} is not logged "
                 f"(logged: {', '.join(k for k in logs if k != 'epoch')})"
             )
-        value = logs[self.cfg.monitor]
-        if math.isfinite(value) and self.improved(value):
-            self.best_epoch = epoch
-            self.wait = 0
-            if self.cfg.restore_best:
-                self.best_state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        if epoch < self.cfg.start_from_epoch:
             return
+        value = logs[self.cfg.monitor]
+        if self.cfg.restore_best and self.best_state is None:  # as Keras: the first weights seen
+            self.best_state = self._snapshot(trainer)
+            self.best_epoch = epoch
         self.wait += 1
-        if self.wait > self.cfg.patience:
+        if self.improved(value):
+            self.best_epoch = epoch
+            if self.cfg.restore_best:
+                self.best_state = self._snapshot(trainer)
+            baseline = self.cfg.baseline
+            if baseline is None or self._beats(value, baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.cfg.patience and epoch > 0:
+            self.stopped_epoch = epoch
             trainer.stop_reason = (
                 f"early stopping: {self.cfg.monitor} did not improve for {self.wait} epochs "
                 f"(best {self.best:.4g} at epoch {self.best_epoch + 1})"
             )
+
+    @staticmethod
+    def _snapshot(trainer: Trainer) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self.cfg.restore_best and self.best_state is not None:
@@ -98,9 +119,15 @@ class EarlyStopping(Callback):
             )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = float(state.get("best", self.best))
         self.best_epoch = int(state.get("best_epoch", -1))
         self.wait = int(state.get("wait", 0))
+        self.stopped_epoch = int(state.get("stopped_epoch", -1))

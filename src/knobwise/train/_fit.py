@@ -130,9 +130,12 @@ class Trainer:
         self.stop_reason: str | None = None
         #: A note recorded in the next epoch's history row (babysitting: "knob change: lr=0.01").
         self.note: str | None = None
-        # λ/2m Σw² over weights (not biases or batch-norm parameters), m = training-set size.
+        # λ/2m Σw² over weights (not biases or batch-norm parameters), added to each mini-batch's
+        # mean cost: m = training-set size (textbook), or the number of mini-batches per epoch
+        # (network3.py, whose penalty is batch_size times stronger).
         self._l2_params = [p for n, p in self.model.named_parameters() if p.ndim > 1]
-        self._l2_coef = cfg.l2 / (2.0 * len(train)) if cfg.l2 > 0 else 0.0
+        m = self.steps_per_epoch if cfg.l2_mode == "per_batch" else len(train)
+        self._l2_coef = cfg.l2 / (2.0 * m) if cfg.l2 > 0 else 0.0
         # Per-layer gradient norms, summed over the epoch's steps on the device (read once per epoch).
         self._grad_layers, self._grad_params, self._grad_owner = _layer_groups(self.model, self.device)
         self._grad_sum = torch.zeros(len(self._grad_layers), device=self.device)

@@ -13,7 +13,7 @@ exponential         α0·gamma^e, or α0·e^(−decay·e) when ``decay`` is give
 inverse_sqrt        k·α0 / √(e + 1)
 step                α0·gamma^⌊e / step_size⌋ (staircase)
 multistep           α0·gamma^(number of milestones ≤ e)
-reduce_on_plateau   × factor when ``monitor`` stalls for ``patience`` epochs, ≥ min_lr
+reduce_on_plateau   × factor when ``monitor`` stalls for ``patience`` epochs, ≥ min_lr (Keras's rule)
 cosine              cosine from α0 to min_lr over ``t_max`` epochs (default: all)
 one_cycle           per batch: up to ``max_lr`` then down (Smith's 1cycle)
 warmup              linear warmup over ``warmup_epochs``, then constant
@@ -41,6 +41,7 @@ from torch.optim import lr_scheduler as lrs
 from knobwise.config import ScheduleConfig
 from knobwise.errors import ConfigError
 from knobwise.registry import Registry
+from knobwise.train._plateau import KerasPlateau
 
 __all__ = ["Schedule", "SCHEDULES", "create_schedule", "list_schedules", "register_schedule", "monitor_mode"]
 
@@ -75,7 +76,7 @@ class Schedule:
         """Called at the end of every epoch with that epoch's logs (for reduce_on_plateau)."""
         if self.scheduler is None or self.per_batch:
             return
-        if isinstance(self.scheduler, lrs.ReduceLROnPlateau):
+        if isinstance(self.scheduler, KerasPlateau):
             assert self.monitor is not None
             if self.monitor not in logs:
                 raise ConfigError(
@@ -154,13 +155,15 @@ def _multistep(cfg: ScheduleConfig, opt: torch.optim.Optimizer, epochs: int, ste
 
 @register_schedule("reduce_on_plateau")
 def _plateau(cfg: ScheduleConfig, opt: torch.optim.Optimizer, epochs: int, steps: int) -> Schedule:
-    sched = lrs.ReduceLROnPlateau(
+    mode = monitor_mode(cfg.monitor) if cfg.mode == "auto" else cfg.mode
+    sched = KerasPlateau(
         opt,
-        mode=monitor_mode(cfg.monitor),  # type: ignore[arg-type]
+        mode=mode,
         factor=cfg.factor,
         patience=cfg.patience,
-        min_lr=cfg.min_lr,
+        min_delta=cfg.min_delta,
         cooldown=cfg.cooldown,
+        min_lr=cfg.min_lr,
     )
     return Schedule(sched, monitor=cfg.monitor)
 
@@ -194,7 +197,7 @@ def create_schedule(
     main = SCHEDULES.get(cfg.name)(cfg, optimizer, epochs, steps_per_epoch)
     if cfg.warmup_epochs <= 0:
         return main
-    if main.per_batch or isinstance(main.scheduler, lrs.ReduceLROnPlateau):
+    if main.per_batch or isinstance(main.scheduler, KerasPlateau):
         raise ConfigError(f"train.schedule.warmup_epochs cannot be combined with schedule {cfg.name!r}")
     w = cfg.warmup_epochs
     warm = lrs.LinearLR(optimizer, start_factor=1.0 / (w + 1), end_factor=1.0, total_iters=w)
