@@ -45,7 +45,7 @@ from knobwise.metrics import (
     objective_lines,
     save_predictions,
 )
-from knobwise.models import build_from_layers, build_model, summarize
+from knobwise.models import Transfer, apply_transfer, build_from_layers, build_model, summarize
 from knobwise.runs import (
     RunPaths,
     atomic_save_tensors,
@@ -185,12 +185,15 @@ def train_experiment(
     data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
     torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(cfg.model, data.input_shape, data.num_classes)  # checks the output size too
+    transfer = apply_transfer(model, cfg.model, load=resume is None)  # model.pretrained, model.freeze
     layers = model.layers_spec
 
     created = resume is None
     run = open_run(resume) if resume is not None else new_run_dir(out, cfg.name or _default_name(cfg))
     try:
-        return _train_in(run, cfg, data, model, layers, resume is not None, knob_changes, quiet, callbacks)
+        return _train_in(
+            run, cfg, data, model, layers, resume is not None, knob_changes, quiet, callbacks, transfer
+        )
     except KnobwiseError as exc:
         if created and exc.exit_code == 2:
             shutil.rmtree(run.root, ignore_errors=True)  # bad input leaves nothing half-written
@@ -215,6 +218,7 @@ def _train_in(
     knob_changes: Sequence[str],
     quiet: bool,
     callbacks: Sequence[Callback],
+    transfer: Transfer | None = None,
 ) -> RunResult:
     started = time.time()
     knobs = training_knobs(cfg.data, cfg.train.loss, data)  # augmentation, balance, sample weights
@@ -239,7 +243,7 @@ def _train_in(
             trainer.stop_reason = None  # more epochs were asked for: an early stop is lifted
         trainer.log(f"resumed {run.root} at epoch {trainer.epoch}")
     else:
-        for line in [*data.describe(), *knobs.lines]:
+        for line in [*data.describe(), *knobs.lines, *(transfer.lines if transfer else [])]:
             trainer.log(line)
         from knobwise.diagnose import find_leakage  # diagnose sits above train; imported late
 
@@ -255,7 +259,10 @@ def _train_in(
     history = trainer.fit()
     write_csv(run.history, history)
     atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
-    atomic_write_json(run.model_json, _model_json(cfg, data, layers))
+    meta = _model_json(cfg, data, layers)
+    if transfer is not None and transfer.metadata:
+        meta["transfer"] = transfer.metadata  # what model.pretrained loaded, what model.freeze froze
+    atomic_write_json(run.model_json, meta)
     predictions: dict[str, dict[str, Any]] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UndefinedMetricWarning)

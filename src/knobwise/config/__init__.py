@@ -31,6 +31,7 @@ from knobwise.config._load import (
 from knobwise.config._model import LayerSpec, ModelConfig
 from knobwise.config._train import (
     EarlyStoppingConfig,
+    FineTuneConfig,
     LossConfig,
     OptimizerConfig,
     ScheduleConfig,
@@ -51,6 +52,7 @@ __all__ = [
     "ExperimentConfig",
     "LayerSpec",
     "LossConfig",
+    "FineTuneConfig",
     "ModelConfig",
     "OptimizerConfig",
     "ScheduleConfig",

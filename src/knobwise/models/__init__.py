@@ -11,9 +11,12 @@ Example:
 """
 
 from knobwise.models import _blocks, _zoo_cnns, _zoo_inception  # noqa: F401  (registration)
+from knobwise.models._freeze import backbone_prefixes, freeze, unfreeze
 from knobwise.models._init import apply_init, list_inits
 from knobwise.models._layers import Layer, LayerModel, build_from_layers, normalize_layer
+from knobwise.models._pretrained import PretrainedReport, load_pretrained
 from knobwise.models._summary import LayerRow, ModelSummary, summarize
+from knobwise.models._transfer import Transfer, apply_transfer
 from knobwise.models._zoo import (
     build_model,
     default_input_shape,
@@ -24,6 +27,13 @@ from knobwise.models._zoo import (
 )
 
 __all__ = [
+    "PretrainedReport",
+    "Transfer",
+    "apply_transfer",
+    "backbone_prefixes",
+    "freeze",
+    "load_pretrained",
+    "unfreeze",
     "Layer",
     "LayerModel",
     "LayerRow",
