@@ -227,6 +227,15 @@ def _cifar_resnet(depth: int, num_classes: int) -> list:
     return [*layers, "global_avgpool", {"dense": {"units": num_classes}}]
 
 
+@register_model("resnet_cifar", input_shape=(3, 32, 32))
+def resnet_cifar(num_classes: int, depth: int = 20) -> list:
+    """The CIFAR ResNets of He et al. 2015, section 4.2, at any ``depth`` = 6n + 2 (8, 14, 20, 32,
+    44, 56, 110): 3x3 convs of 16, 32, 64 filters, n basic blocks per stage, option-A shortcuts."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ConfigError(f"model.options.depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, ...), got {depth!r}")
+    return _cifar_resnet(depth, num_classes)
+
+
 @register_model("resnet20_cifar", input_shape=(3, 32, 32))
 def resnet20_cifar(num_classes: int) -> list:
     """ResNet-20 for 32x32 images (He et al. 2015, CIFAR-10: 8.75% test error, "0.27M" parameters):
