@@ -236,3 +236,19 @@ def test_cli_bad_blocks_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
         assert main(["summary", str(path)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and expected[name] in err
+
+
+def test_issue_yaml_trains_on_cifar10(cifar_small_tar: Path, tmp_path: Path) -> None:
+    cfg = {
+        "seed": 0,
+        "data": {"dataset": "folder", "root": str(cifar_small_tar), "limit": 150, "test_limit": 50},
+        "model": yaml.safe_load(ISSUE_YAML),
+        "train": {"epochs": 1, "batch_size": 32, "optimizer": {"name": "adam", "lr": 1e-3}},
+    }
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["n"] == 50 and 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    spec = json.loads((tmp_path / "run" / "model.json").read_text())["layers"]
+    assert [layer["type"] for layer in spec][:3] == ["conv2d", "residual", "parallel"]
