@@ -36,10 +36,10 @@ import torch
 
 from knobwise.config import load_config
 from knobwise.data import prepare_data
-from knobwise.experiment import resume_config, train_experiment
+from knobwise.io import atomic_write_json, atomic_write_text
 from knobwise.metrics import logits_metrics
 from knobwise.models import build_model
-from knobwise.runs import atomic_write_json, atomic_write_text
+from knobwise.run import resume_config, train_experiment
 from knobwise.train import predict_logits
 from knobwise.train._checkpoint import load_checkpoint
 
@@ -103,7 +103,7 @@ def run(names: list[str], out: Path, overrides: list[str]) -> None:
             cfg = load_config(EXAMPLES / ref.config, overrides)
             result = train_experiment(cfg, out=root, quiet=True)
         acc = 100 * result.metrics["test"]["accuracy"]
-        print(f"{name}: test accuracy {acc:.2f}% (reported {ref.reported:.2f}%), {result.run.root}")
+        print(f"{name}: test accuracy {acc:.2f}% (reported {ref.reported:.2f}%), {result.root}")
 
 
 def _history(root: Path) -> list[dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,33 @@ def _data_env(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     extracted archives go to a per-session cache instead of ``~/.cache``."""
     os.environ.setdefault("KNOBWISE_DATA_DIR", str(data_dir))
     os.environ.setdefault("KNOBWISE_CACHE_DIR", str(tmp_path_factory.mktemp("knobwise-cache")))
+
+
+@pytest.fixture(scope="session")
+def cifar_small_tar(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small ``cifar10-jpeg/{train,test}/<class>/`` tarball of real CIFAR-10 JPEGs.
+
+    Cut from the real archive's leading ``test/`` part (30 images per class become train, 10
+    test), so it reads about a sixth of the archive instead of extracting all 60,000 files.
+    """
+    real = data_dir / "cifar10-jpeg.tar.gz"
+    if not real.is_file():
+        pytest.fail(f"{real} not found: the shared test data is required (see shared/data/README.md)")
+    out = tmp_path_factory.mktemp("cifar-small") / "cifar10-small.tar.gz"
+    taken: dict[str, int] = {}
+    with tarfile.open(real, "r|gz") as src, tarfile.open(out, "w:gz") as dst:
+        for member in src:
+            parts = member.name.split("/")
+            if parts[1:2] != ["test"] or not member.isfile():
+                if parts[1:2] == ["train"]:
+                    break
+                continue
+            n = taken.get(parts[2], 0)
+            if n >= 40:
+                if len(taken) == 10 and min(taken.values()) >= 40:
+                    break
+                continue
+            taken[parts[2]] = n + 1
+            member.name = f"cifar10-jpeg/{'train' if n < 30 else 'test'}/{parts[2]}/{parts[3]}"
+            dst.addfile(member, src.extractfile(member))
+    return out

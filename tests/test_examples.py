@@ -33,6 +33,10 @@ def test_example_trains_one_short_epoch(path: Path, tmp_path: Path, data_dir: Pa
         args += ["--set", "data.limit=200", "--set", "data.test_limit=100"]
     if cfg.train.batch_size > 64:
         args += ["--set", "train.batch_size=64"]
+    if cfg.model.pretrained is not None:  # a transfer-learning example: first a source run of its net
+        source = tmp_path / "source"
+        assert main([*args[:3], str(source), *args[4:], "--set", "model.pretrained=null"]) == 0
+        args += ["--set", f"model.pretrained={source}"]
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0

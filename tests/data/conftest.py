@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -61,33 +60,3 @@ def tree(tmp_path: Path) -> Path:
     _make_tree(base / "train", {"ant": 6, "bee": 8, "cow": 10})
     _make_tree(base / "test", {"ant": 2, "bee": 2, "cow": 3})
     return base
-
-
-@pytest.fixture(scope="session")
-def cifar_small_tar(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small ``cifar10-jpeg/{train,test}/<class>/`` tarball of real CIFAR-10 JPEGs.
-
-    Cut from the real archive's leading ``test/`` part (30 images per class become train, 10
-    test), so it reads about a sixth of the archive instead of extracting all 60,000 files.
-    """
-    real = data_dir / "cifar10-jpeg.tar.gz"
-    if not real.is_file():
-        pytest.fail(f"{real} not found: the shared test data is required (see shared/data/README.md)")
-    out = tmp_path_factory.mktemp("cifar-small") / "cifar10-small.tar.gz"
-    taken: dict[str, int] = {}
-    with tarfile.open(real, "r|gz") as src, tarfile.open(out, "w:gz") as dst:
-        for member in src:
-            parts = member.name.split("/")
-            if parts[1:2] != ["test"] or not member.isfile():
-                if parts[1:2] == ["train"]:
-                    break
-                continue
-            n = taken.get(parts[2], 0)
-            if n >= 40:
-                if len(taken) == 10 and min(taken.values()) >= 40:
-                    break
-                continue
-            taken[parts[2]] = n + 1
-            member.name = f"cifar10-jpeg/{'train' if n < 30 else 'test'}/{parts[2]}/{parts[3]}"
-            dst.addfile(member, src.extractfile(member))
-    return out

@@ -168,3 +168,17 @@ def test_real_cifar10_jpegs(cifar_small_tar: Path) -> None:
     assert data.class_counts["test"] == [5] * 10
     ids = data.splits["train"].ids
     assert ids is not None and ids[0].startswith("train/airplane/") and ids[0].endswith(".jpg")
+
+
+def test_folder_class_subset(cifar_small_tar: Path) -> None:
+    cfg = DataConfig(dataset="folder", root=str(cifar_small_tar), classes=["ship", "cat"], test_limit=10)
+    data = prepare_data(cfg, seed=0)
+    assert data.classes == ["cat", "ship"]  # folder order, like the whole tree
+    assert data.class_counts["test"] == [5, 5]
+    assert {i.split("/")[1] for i in data.splits["train"].ids} == {"cat", "ship"}
+    with pytest.raises(
+        DataError, match=r"data\.classes: 'sheep' not a class folder of .*\(available: airplane"
+    ):
+        prepare_data(
+            DataConfig(dataset="folder", root=str(cifar_small_tar), classes=["sheep", "cat"]), seed=0
+        )

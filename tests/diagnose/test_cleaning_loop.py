@@ -14,7 +14,7 @@ from knobwise.cli import main
 from knobwise.config import DataConfig, load_config
 from knobwise.data import load_source, prepare_data
 from knobwise.errors import DataError
-from knobwise.experiment import train_experiment
+from knobwise.run import train_experiment
 
 N_POOL, N_DEV, N_FLIP = 1000, 300, 35
 

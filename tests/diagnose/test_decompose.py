@@ -89,6 +89,10 @@ def test_knobs_name_settings_and_skip_what_is_already_turned() -> None:
         "train.clip_grad_norm",
         "data.exclude",
         "data.split.dev",
+        "model.name: resnet18",
+        "model.pretrained: RUN_DIR",
+        "model.freeze: backbone",
+        "train.fine_tune",
     ):
         assert key in settings, key
     cfg = {"train": {"optimizer": {"name": "adam", "weight_decay": 1e-4}, "early_stopping": {"patience": 3}}}
@@ -96,6 +100,10 @@ def test_knobs_name_settings_and_skip_what_is_already_turned() -> None:
     variance = [k.knob for k in knobs_for("variance", cfg)]
     assert "better optimizer" not in bias and "bigger network" in bias
     assert "early stopping" not in variance and "L2 regularization" not in variance
+    assert "transfer learning" in bias and "transfer learning" in variance
+    tuned = {"model": {"name": "resnet20_cifar", "pretrained": "runs/source"}}
+    assert not {"transfer learning", "better architecture"} & {k.knob for k in knobs_for("bias", tuned)}
+    assert "transfer learning" not in [k.knob for k in knobs_for("variance", tuned)]
 
 
 def test_training_error_at_human_level_far_above_bayes_points_at_the_data() -> None:

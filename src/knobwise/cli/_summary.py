@@ -17,10 +17,18 @@ import re
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from knobwise.cli._common import print_json
 from knobwise.config import ModelConfig, load_config
 from knobwise.errors import ConfigError, RunError
-from knobwise.models import build_from_layers, build_model, default_input_shape, summarize
+from knobwise.models import (
+    build_from_layers,
+    build_model,
+    default_input_shape,
+    default_num_classes,
+    summarize,
+)
 from knobwise.models._layers import check_input_shape
 
 NAME = "summary"
@@ -40,7 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--input", metavar="CxHxW", help="input shape, for example 1x28x28")
     parser.add_argument(
-        "--classes", type=int, default=None, metavar="K", help="number of classes (default 10)"
+        "--classes",
+        type=int,
+        default=None,
+        metavar="K",
+        help="number of classes (default 10; 1000 for the ImageNet zoo nets)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -99,13 +111,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--classes must be >= 1, got {args.classes}")
     classes = 10 if args.classes is None else args.classes
     target: str = args.target
-    if target.endswith((".yaml", ".yml")):
-        model, shape = _from_config(target, shape, classes)
-    elif Path(target).is_dir():
-        model, shape = _from_run(Path(target), shape)
-    else:
-        model, shape = _from_zoo(target, shape, classes)
-    summary = summarize(model, shape)
+    # Shapes and counts need no values: a model on the meta device summarizes VGG-16 instantly.
+    with torch.device("meta"):
+        if target.endswith((".yaml", ".yml")):
+            model, shape = _from_config(target, shape, classes)
+        elif Path(target).is_dir():
+            model, shape = _from_run(Path(target), shape)
+        else:
+            if args.classes is None:  # the ImageNet nets default to their 1000 classes
+                classes = default_num_classes(target) or classes
+            model, shape = _from_zoo(target, shape, classes)
+        summary = summarize(model, shape)
     if args.json:
         print_json(summary.to_dict())
         return 0

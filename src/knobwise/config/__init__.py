@@ -32,6 +32,7 @@ from knobwise.config._model import LayerSpec, ModelConfig
 from knobwise.config._track import MlflowConfig, TensorBoardConfig, TrackConfig
 from knobwise.config._train import (
     EarlyStoppingConfig,
+    FineTuneConfig,
     LossConfig,
     OptimizerConfig,
     ScheduleConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "LayerSpec",
     "LossConfig",
     "MlflowConfig",
+    "FineTuneConfig",
     "ModelConfig",
     "OptimizerConfig",
     "ScheduleConfig",

@@ -65,6 +65,9 @@ class DataConfig(Section):
     test_limit: int | None = Field(None, ge=1, description="stratified subset of the own test set")
     image_size: tuple[int, int] | None = Field(None, description="resize images (H, W); folder only")
     grayscale: bool | None = Field(None, description="folder only: force 1 channel (true) or 3")
+    classes: list[str] | None = Field(
+        None, min_length=2, description="folder only: use just these class folders (a task of its own)"
+    )
     split: SplitConfig = Field(default_factory=SplitConfig)
     normalize: Literal["standardize", "minmax", "none"] = "standardize"
     exclude: str | None = Field(None, description="CSV of examples to drop (columns id or index)")

@@ -1,10 +1,11 @@
-"""The ``model:`` section: a zoo name or a Keras-style layer list, and the weight init."""
+"""The ``model:`` section: a zoo name or a Keras-style layer list, the weight init, and transfer
+learning (``pretrained`` weights, ``freeze``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from knobwise.config._base import Section
 
@@ -18,6 +19,20 @@ class ModelConfig(Section):
     layers: list[LayerSpec] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     init: str | None = None
+    pretrained: str | None = Field(
+        None,
+        description="a run directory or a .safetensors file: load the tensors matching by name and shape",
+    )
+    freeze: Literal["none", "backbone"] | list[str] = Field(
+        "none", description="backbone (every layer but the last with weights) or parameter-name prefixes"
+    )
+
+    @field_validator("freeze")
+    @classmethod
+    def _prefixes(cls, v: Any) -> Any:
+        if isinstance(v, list) and (not v or not all(isinstance(p, str) and p.strip() for p in v)):
+            raise ValueError("model.freeze must be none, backbone or a non-empty list of layer-name prefixes")
+        return v
 
     @model_validator(mode="after")
     def _one_of(self) -> ModelConfig:

@@ -89,6 +89,15 @@ class LossConfig(Section):
     margin: float = Field(1.0, gt=0.0, description="multiclass_hinge margin")
 
 
+class FineTuneConfig(Section):
+    """Transfer learning: the backbone (every layer but the head) learns at ``backbone_lr_mult``
+    times the learning rate (its own optimizer parameter group); a backbone frozen by
+    ``model.freeze`` starts learning at epoch ``unfreeze_at_epoch`` (0-based; None: stays frozen)."""
+
+    unfreeze_at_epoch: int | None = Field(None, ge=0)
+    backbone_lr_mult: float = Field(0.1, ge=0.0)
+
+
 class TrainConfig(Section):
     """How the model is fitted."""
 
@@ -114,6 +123,7 @@ class TrainConfig(Section):
     compile: bool = False
     deterministic: bool = False
     threads: int | None = Field(None, ge=1)
+    fine_tune: FineTuneConfig | None = Field(None, description="discriminative learning rate, unfreezing")
 
     @field_validator("loss", mode="before")
     @classmethod

@@ -103,13 +103,28 @@ def _scan_class(folder: str, rel: str, root_real: str, skipped: Counter[str], ou
 
 
 def _list_tree(
-    base: Path, tree: str, root_real: str, classes: list[str] | None, skipped: Counter[str]
+    base: Path,
+    tree: str,
+    root_real: str,
+    classes: list[str] | None,
+    skipped: Counter[str],
+    only: list[str] | None = None,
 ) -> _Listing:
-    """Files and labels of ``base/tree``; ``classes`` fixes the class list (for the test tree)."""
+    """Files and labels of ``base/tree``; ``classes`` fixes the class list (for the test tree);
+    ``only`` keeps just those class folders (``data.classes``)."""
     folder = str(base / tree) if tree else str(base)
     class_dirs = _class_dirs(folder, root_real, skipped)
     if not class_dirs:
         raise DataError(f"folder: {folder} has no class folders; put images in one subfolder per class")
+    if only is not None:
+        found = [d.name for d in class_dirs]
+        missing = [c for c in only if c not in found]
+        if missing and classes is None:
+            raise DataError(
+                f"data.classes: {', '.join(repr(c) for c in missing)} not a class folder of {folder} "
+                f"(available: {', '.join(found)})"
+            )
+        class_dirs = [d for d in class_dirs if d.name in only]
     names = [d.name for d in class_dirs]
     if classes is not None:
         extra = sorted(set(names) - set(classes))
@@ -236,9 +251,10 @@ def load_folder(cfg: DataConfig, root: Path) -> Source:
     if (base / "train").is_dir():
         train_tree = "train"
         test_tree = "test" if (base / "test").is_dir() else None
-    train = _list_tree(base, train_tree, root_real, None, skipped)
+    only = list(cfg.classes) if cfg.classes is not None else None
+    train = _list_tree(base, train_tree, root_real, None, skipped, only)
     classes = train.classes
-    test = _list_tree(base, test_tree, root_real, classes, skipped) if test_tree is not None else None
+    test = _list_tree(base, test_tree, root_real, classes, skipped, only) if test_tree is not None else None
 
     stats: Counter[str] = Counter()
     keep, _ = stratified_subset(train.labels, cfg.limit, what="data.limit", stratify=cfg.split.stratify)

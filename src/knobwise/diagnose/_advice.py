@@ -68,6 +68,19 @@ def _uses_adaptive_optimizer(cfg: dict[str, Any]) -> bool:
     return str(_get(cfg, "train.optimizer.name") or "").lower() in {"adam", "adamw", "rmsprop", "nadam"}
 
 
+#: Zoo nets with residual or branching blocks (the "better architecture" knob is turned).
+_LANDMARKS = ("resnet", "resnext", "inception", "xception")
+
+
+def _uses_landmark_net(cfg: dict[str, Any]) -> bool:
+    name = str(_get(cfg, "model.name") or "")
+    return name.startswith(_LANDMARKS) or bool({"residual", "parallel", "concat", "add"} & _layer_types(cfg))
+
+
+def _uses_pretrained(cfg: dict[str, Any]) -> bool:
+    return bool(_get(cfg, "model.pretrained"))
+
+
 def _has_regularization(cfg: dict[str, Any]) -> bool:
     return bool(_get(cfg, "train.optimizer.weight_decay") or _get(cfg, "train.l2"))
 
@@ -96,7 +109,18 @@ PROBLEMS.register("bias")(
             "train.optimizer.weight_decay / train.l2 / dropout rates: lower",
             lambda c: not _has_regularization(c) and "dropout" not in _layer_types(c),
         ),
-        Knob("better architecture", "model.layers: convolutions for images, ReLU activations"),
+        Knob(
+            "better architecture",
+            "model.name: resnet18 (resnet20_cifar for 32x32 images; inception_v3, xception for 299x299), "
+            "or residual/parallel blocks in model.layers",
+            _uses_landmark_net,
+        ),
+        Knob(
+            "transfer learning",
+            "model.pretrained: RUN_DIR (a run of the same net on related images), model.freeze: none, "
+            "train.fine_tune: {backbone_lr_mult: 0.1}",
+            _uses_pretrained,
+        ),
         Knob(
             "hyperparameter search", "knobwise tune CONFIG --space SPACE (learning rate on a log scale first)"
         ),
@@ -111,6 +135,12 @@ PROBLEMS.register("variance")(
             "data augmentation",
             "data.augment: {rotation_range: 10, width_shift_range: 0.1, zoom_range: 0.1}",
             lambda c: bool(_get(c, "data.augment")),
+        ),
+        Knob(
+            "transfer learning",
+            "model.pretrained: RUN_DIR, model.freeze: backbone (only the new head learns from the small "
+            "set), train.fine_tune: {unfreeze_at_epoch: 10, backbone_lr_mult: 0.1}",
+            _uses_pretrained,
         ),
         Knob("L2 regularization", "train.optimizer.weight_decay: 5.0e-4 (or train.l2)", _has_regularization),
         Knob(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
@@ -28,19 +28,38 @@ from knobwise.errors import ConfigError, ModelError
 from knobwise.models._ops import ACTIVATIONS, AvgPoolSame, MaxPoolSame, make_activation, same_pads, same_size
 from knobwise.registry import Registry, closest
 
-__all__ = ["LAYERS", "Layer", "LayerModel", "build_from_layers", "normalize_layer", "format_shape"]
+__all__ = [
+    "LAYERS",
+    "Layer",
+    "LayerModel",
+    "LayerType",
+    "build_from_layers",
+    "build_sequence",
+    "normalize_layer",
+    "format_shape",
+]
 
 Shape = tuple[int, ...]
 Built = tuple[list[tuple[str, nn.Module]], Shape]
 _REQUIRED: Any = object()
 
 
+#: A parameter check of a block: (value, key, num_classes) -> normalized value (nested layer lists).
+BlockCheck = Callable[[Any, str, "int | None"], Any]
+
+
 @dataclass(frozen=True)
 class LayerType:
-    """One word of the vocabulary: its parameters (default or required) and how to build it."""
+    """One word of the vocabulary: its parameters (default or required) and how to build it.
+
+    ``checks`` override the shared parameter checks (blocks normalize their nested layer lists
+    there); ``list_key`` is the parameter a bare list stands for (``parallel: [[...], [...]]``).
+    """
 
     params: dict[str, Any]
-    build: Callable[[dict[str, Any], Shape, str], Built]
+    build: Callable[[dict[str, Any], Shape, str], Built | Layer]
+    checks: dict[str, BlockCheck] = field(default_factory=dict)
+    list_key: str | None = None
 
 
 #: Layer types by YAML name (``model.layers``).
@@ -48,7 +67,11 @@ LAYERS: Registry[LayerType] = Registry("layer type", key="model.layers")
 
 
 class Layer(nn.Sequential):
-    """One entry of the layer list (for example conv + its activation); ``kind`` is its YAML type."""
+    """One entry of the layer list (for example conv + its activation); ``kind`` is its YAML type.
+
+    Blocks (``residual``, ``parallel``) are subclasses with their own ``forward``; their children
+    hold nested layer lists, so parameter names follow the tree (``residual_1.layers.conv2d_1``).
+    """
 
     def __init__(self, kind: str, parts: list[tuple[str, nn.Module]]) -> None:
         super().__init__(OrderedDict(parts))
@@ -70,6 +93,15 @@ class LayerModel(nn.Sequential):
         self.input_shape = input_shape
         self.layer_shapes: list[Shape] = []
         self.output_shape: Shape = input_shape
+
+    def train(self, mode: bool = True) -> LayerModel:
+        """Set train/eval mode; batch-norm layers marked ``frozen_stats`` (frozen by
+        ``model.freeze``) stay in eval mode, so their running statistics never change."""
+        super().train(mode)
+        for module in self.modules():
+            if getattr(module, "frozen_stats", False):
+                nn.Module.train(module, False)
+        return self
 
 
 def format_shape(shape: Shape) -> str:
@@ -154,6 +186,10 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "activation": _activation,
     "name": _activation,
     "use_bias": _bool,
+    "scale": _bool,
+    "center": _bool,
+    "groups": _int_min1,
+    "depth_multiplier": _int_min1,
     "rate": _rate,
     "momentum": _momentum,
     "epsilon": _positive,
@@ -173,6 +209,9 @@ def _split_item(item: Any, where: str) -> tuple[str, dict[str, Any]]:
             params = {"name": params}  # `activation: relu` shorthand
         if params is None:
             params = {}
+        list_key = LAYERS.get(kind).list_key if kind in LAYERS else None
+        if isinstance(params, list) and list_key is not None:
+            params = {list_key: params}  # `parallel: [[...], [...]]` shorthand
         if not isinstance(params, dict):
             raise ConfigError(f"{where}.{kind}: the parameters must be a mapping, got {params!r}")
         return str(kind), params
@@ -182,15 +221,18 @@ def _split_item(item: Any, where: str) -> tuple[str, dict[str, Any]]:
     )
 
 
-def normalize_layer(item: Any, index: int, num_classes: int | None = None) -> dict[str, Any]:
+def normalize_layer(
+    item: Any, index: int, num_classes: int | None = None, where: str | None = None
+) -> dict[str, Any]:
     """Validate one layer item and return its flat, fully defaulted form.
 
-    ``units: classes`` in a dense layer becomes ``num_classes`` when that is given.
+    ``units: classes`` in a dense layer becomes ``num_classes`` when that is given. ``where`` is
+    the item's path in messages (default ``model.layers[index]``; nested blocks pass their own).
 
     >>> normalize_layer({"maxpool2d": {"pool_size": 3}}, 0)
     {'type': 'maxpool2d', 'pool_size': 3, 'strides': 3, 'padding': 'valid'}
     """
-    where = f"model.layers[{index}]"
+    where = where or f"model.layers[{index}]"
     kind, params = _split_item(item, where)
     if kind not in LAYERS:
         near = closest(kind, LAYERS.names())
@@ -198,7 +240,8 @@ def normalize_layer(item: Any, index: int, num_classes: int | None = None) -> di
         raise ConfigError(
             f"{where}: unknown layer type {kind!r}{hint} (available: {', '.join(LAYERS.names())})"
         )
-    allowed = LAYERS.get(kind).params
+    layer_type = LAYERS.get(kind)
+    allowed = layer_type.params
     for key in params:
         if key not in allowed:
             near = closest(str(key), list(allowed))
@@ -212,7 +255,19 @@ def normalize_layer(item: Any, index: int, num_classes: int | None = None) -> di
             raise ConfigError(f"{where}.{key} is required for {kind}")
         if key == "units" and value == "classes" and num_classes is not None:
             value = num_classes
-        out[key] = _CHECKS[key](value, f"{where}.{key}")
+        if key in layer_type.checks:
+            # nested layer lists read as the YAML nests them: model.layers[3].residual.layers[0]
+            nested = key in ("layers", "shortcut", "branches")
+            path = (
+                f"{where}.{kind}"
+                if key == "branches"
+                else f"{where}.{kind}.{key}"
+                if nested
+                else f"{where}.{key}"
+            )
+            out[key] = layer_type.checks[key](value, path, num_classes)
+        else:
+            out[key] = _CHECKS[key](value, f"{where}.{key}")
     if "pool_size" in out and out["strides"] is None:
         out["strides"] = out["pool_size"]  # Keras: strides default to the pool size
     return out
@@ -257,7 +312,15 @@ def _build_conv(p: dict[str, Any], shape: Shape, where: str) -> Built:
     sym = _symmetric(pads)
     if sym is None:
         parts.append(("pad", nn.ZeroPad2d(pads)))
-    conv = nn.Conv2d(shape[0], p["filters"], kernel, stride, padding=sym or 0, bias=p["use_bias"])
+    groups = p["groups"]
+    if shape[0] % groups or p["filters"] % groups:
+        raise ModelError(
+            f"{where}.groups: {groups} groups need input channels ({shape[0]}) and filters "
+            f"({p['filters']}) divisible by {groups}"
+        )
+    conv = nn.Conv2d(
+        shape[0], p["filters"], kernel, stride, padding=sym or 0, bias=p["use_bias"], groups=groups
+    )
     parts.append(("conv", conv))
     if p["activation"] is not None:
         parts.append(("act", make_activation(p["activation"])))
@@ -299,7 +362,14 @@ def _build_dense(p: dict[str, Any], shape: Shape, where: str) -> Built:
 def _build_batchnorm(p: dict[str, Any], shape: Shape, where: str) -> Built:
     bn_cls = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
     # Keras' momentum weighs the old running value; PyTorch's weighs the new batch.
-    return [("bn", bn_cls(shape[0], eps=p["epsilon"], momentum=1.0 - p["momentum"]))], shape
+    bn = bn_cls(shape[0], eps=p["epsilon"], momentum=1.0 - p["momentum"])
+    # Keras' scale=False / center=False: no gamma / beta (InceptionV3 has no gamma); torch's batch
+    # norm takes None for either.
+    if not p["scale"]:
+        bn.register_parameter("weight", None)
+    if not p["center"]:
+        bn.register_parameter("bias", None)
+    return [("bn", bn)], shape
 
 
 def _build_global_avgpool(p: dict[str, Any], shape: Shape, where: str) -> Built:
@@ -316,6 +386,7 @@ LAYERS.register("conv2d")(
             "padding": "valid",
             "activation": None,
             "use_bias": True,
+            "groups": 1,
         },
         _build_conv,
     )
@@ -328,12 +399,36 @@ LAYERS.register("dense")(LayerType({"units": _REQUIRED, "activation": None, "use
 LAYERS.register("dropout")(
     LayerType({"rate": _REQUIRED}, lambda p, s, w: ([("drop", nn.Dropout(p["rate"]))], s))
 )
-LAYERS.register("batchnorm")(LayerType({"momentum": 0.99, "epsilon": 1e-3}, _build_batchnorm))
+LAYERS.register("batchnorm")(
+    LayerType({"momentum": 0.99, "epsilon": 1e-3, "scale": True, "center": True}, _build_batchnorm)
+)
 LAYERS.register("flatten")(LayerType({}, lambda p, s, w: ([("flatten", nn.Flatten())], (math.prod(s),))))
 LAYERS.register("global_avgpool")(LayerType({}, _build_global_avgpool))
 LAYERS.register("activation")(
     LayerType({"name": _REQUIRED}, lambda p, s, w: ([("act", make_activation(p["name"]))], s))
 )
+
+
+def build_sequence(
+    spec: list[dict[str, Any]], shape: Shape, where: str
+) -> tuple[list[tuple[str, Layer]], list[Shape]]:
+    """Build normalized layers in order from input ``shape``: named layers (``conv2d_1``, ...) and
+    the output shape of each. ``where`` prefixes the messages (``model.layers`` -> ``[i]``)."""
+    named: list[tuple[str, Layer]] = []
+    shapes: list[Shape] = []
+    counts: dict[str, int] = {}
+    for i, p in enumerate(spec):
+        built = LAYERS.get(p["type"]).build(p, shape, f"{where}[{i}]")
+        if isinstance(built, Layer):
+            layer = built
+            shape = built.output_shape  # type: ignore[assignment]
+        else:
+            parts, shape = built
+            layer = Layer(p["type"], parts)
+        counts[p["type"]] = counts.get(p["type"], 0) + 1
+        named.append((f"{p['type']}_{counts[p['type']]}", layer))
+        shapes.append(shape)
+    return named, shapes
 
 
 def check_input_shape(input_shape: Any) -> tuple[int, int, int]:
@@ -365,14 +460,8 @@ def build_from_layers(
     if not isinstance(layers, list) or not layers:
         raise ConfigError(f"model.layers must be a non-empty list of layers, got {layers!r}")
     spec = [normalize_layer(item, i) for i, item in enumerate(layers)]
-    named: list[tuple[str, Layer]] = []
-    shapes: list[Shape] = []
-    counts: dict[str, int] = {}
-    for i, p in enumerate(spec):
-        parts, shape = LAYERS.get(p["type"]).build(p, shape, f"model.layers[{i}]")
-        counts[p["type"]] = counts.get(p["type"], 0) + 1
-        named.append((f"{p['type']}_{counts[p['type']]}", Layer(p["type"], parts)))
-        shapes.append(shape)
+    named, shapes = build_sequence(spec, shape, "model.layers")
+    shape = shapes[-1]
     model = LayerModel(named, spec, tuple(input_shape))
     model.layer_shapes, model.output_shape = shapes, shape
     if init is not None:

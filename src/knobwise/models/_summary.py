@@ -27,12 +27,18 @@ _BN_STATS = ("running_mean", "running_var")
 
 
 class LayerRow(NamedTuple):
-    """One row of the summary; ``output_shape`` excludes the batch dimension."""
+    """One row of the summary; ``output_shape`` excludes the batch dimension.
+
+    ``level`` is the nesting depth: the layers inside a block (``residual``, ``parallel``) follow
+    their block's row with ``level + 1``, and ``name`` is their path (``residual_1.layers.conv2d_1``,
+    the prefix of their parameter names). A block's ``params`` include its layers'.
+    """
 
     name: str
     type: str
     output_shape: tuple[int, ...]
     params: int
+    level: int = 0
 
 
 @dataclass
@@ -50,7 +56,13 @@ class ModelSummary:
         """JSON-ready: ``{"layers": [{"name", "type", "output_shape", "params"}], "total_params", ...}``."""
         return {
             "layers": [
-                {"name": r.name, "type": r.type, "output_shape": list(r.output_shape), "params": r.params}
+                {
+                    "name": r.name,
+                    "type": r.type,
+                    "output_shape": list(r.output_shape),
+                    "params": r.params,
+                    "level": r.level,
+                }
                 for r in self.layers
             ],
             "total_params": self.total_params,
@@ -67,8 +79,15 @@ class ModelSummary:
         table.add_column("Type")
         table.add_column("Output shape")
         table.add_column("Params", justify="right")
+        parents: list[str] = []  # the enclosing blocks' paths, one per level
         for r in self.layers:
-            table.add_row(r.name, r.type, "x".join(str(s) for s in r.output_shape), f"{r.params:,}")
+            del parents[r.level :]
+            # a nested layer shows its path inside its block: layers.conv2d_1, shortcut.conv2d_1, branch_0...
+            name = r.name[len(parents[-1]) + 1 :] if parents else r.name
+            parents.append(r.name)
+            table.add_row(
+                "  " * r.level + name, r.type, "x".join(str(s) for s in r.output_shape), f"{r.params:,}"
+            )
         return table
 
     def caption(self) -> str:
@@ -94,12 +113,26 @@ def _param_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters()) + _bn_stat_count(module)
 
 
-def _rows_of(model: nn.Module) -> list[tuple[str, str, nn.Module]]:
-    """(name, type, module) per row: the layer-list entries of a built model, else leaf modules."""
+def _layer_rows(module: nn.Module, prefix: str, level: int) -> list[tuple[str, str, nn.Module, int]]:
+    """The layer-list entries under ``module``, depth first: a block, then the layers it holds."""
+    rows: list[tuple[str, str, nn.Module, int]] = []
+    for name, child in module.named_children():
+        path = f"{prefix}{name}"
+        if hasattr(child, "kind"):
+            rows.append((path, str(child.kind), child, level))
+            rows.extend(_layer_rows(child, f"{path}.", level + 1))
+        else:  # a block's container of a nested list (residual.layers, parallel.branch_0)
+            rows.extend(_layer_rows(child, f"{path}.", level))
+    return rows
+
+
+def _rows_of(model: nn.Module) -> list[tuple[str, str, nn.Module, int]]:
+    """(name, type, module, level) per row: the layer-list entries of a built model (blocks with
+    their nested layers), else the leaf modules."""
     if hasattr(model, "layers_spec"):
-        return [(name, str(getattr(m, "kind", type(m).__name__)), m) for name, m in model.named_children()]
+        return _layer_rows(model, "", 0)
     return [
-        (name, type(m).__name__, m) for name, m in model.named_modules() if name and not any(m.children())
+        (name, type(m).__name__, m, 0) for name, m in model.named_modules() if name and not any(m.children())
     ]
 
 
@@ -112,7 +145,7 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> ModelSummary:
     rows = _rows_of(model)
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = []
-    for name, _, module in rows:
+    for name, _, module, _level in rows:
 
         def hook(_m: nn.Module, _i: Any, out: Any, name: str = name) -> None:
             if isinstance(out, torch.Tensor):
@@ -133,12 +166,16 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> ModelSummary:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad) + _bn_stat_count(model)
     size = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
-    table = [LayerRow(name, kind, shapes.get(name, ()), _param_count(m)) for name, kind, m in rows]
+    table = [
+        LayerRow(name, kind, shapes.get(name, ()), _param_count(m), level) for name, kind, m, level in rows
+    ]
+    # depth counts the layers with weights, not the blocks that hold them
+    leaves = [r for i, r in enumerate(table) if not (i + 1 < len(table) and table[i + 1].level > r.level)]
     return ModelSummary(
         layers=table,
         total_params=trainable + frozen,
         trainable_params=trainable,
         non_trainable_params=frozen,
         size_mb=size / 1e6,
-        depth=sum(1 for r in table if r.params > 0),
+        depth=sum(1 for r in leaves if r.params > 0),
     )

@@ -28,6 +28,7 @@ __all__ = [
     "MODELS",
     "build_model",
     "default_input_shape",
+    "default_num_classes",
     "list_models",
     "register_model",
     "resolve_layers",
@@ -38,14 +39,17 @@ ZooFn = Callable[..., list[Any]]
 #: Zoo models by name; each returns a layer list.
 MODELS: Registry[ZooFn] = Registry("model", key="model.name")
 _INPUT_SHAPES: dict[str, tuple[int, int, int]] = {}
+_NUM_CLASSES: dict[str, int] = {}
 
 
 def register_model(
-    name: str, *aliases: str, input_shape: tuple[int, int, int] | None = None
+    name: str, *aliases: str, input_shape: tuple[int, int, int] | None = None, num_classes: int | None = None
 ) -> Callable[[ZooFn], ZooFn]:
     """Decorator adding a layer-list factory ``(num_classes, **options) -> list`` to the zoo.
 
-    ``input_shape`` is the model's natural (C, H, W), used when no input shape is given.
+    ``input_shape`` is the model's natural (C, H, W), used when no input shape is given;
+    ``num_classes`` its natural number of classes (1000 for the ImageNet nets), used by
+    ``knobwise summary MODEL`` when ``--classes`` is not given.
 
     Example (in your own module, before building ``model: {name: tiny}``)::
 
@@ -56,9 +60,11 @@ def register_model(
 
     def deco(fn: ZooFn) -> ZooFn:
         MODELS.register(name, *aliases)(fn)
-        if input_shape is not None:
-            for n in (name, *aliases):
+        for n in (name, *aliases):
+            if input_shape is not None:
                 _INPUT_SHAPES[n] = input_shape
+            if num_classes is not None:
+                _NUM_CLASSES[n] = num_classes
         return fn
 
     return deco
@@ -77,6 +83,16 @@ def default_input_shape(name: str) -> tuple[int, int, int] | None:
     """The natural (C, H, W) input of zoo model ``name`` (None if it declares none)."""
     MODELS.get(name)  # unknown names raise a ConfigError with close matches
     return _INPUT_SHAPES.get(name)
+
+
+def default_num_classes(name: str) -> int | None:
+    """The natural number of classes of zoo model ``name`` (1000 for ImageNet nets; None if none).
+
+    >>> default_num_classes("vgg16"), default_num_classes("lenet5")
+    (1000, None)
+    """
+    MODELS.get(name)
+    return _NUM_CLASSES.get(name)
 
 
 def _call_zoo(name: str, num_classes: int, options: dict[str, Any], input_shape: Any) -> list[Any]:

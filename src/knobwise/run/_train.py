@@ -28,7 +28,7 @@ from knobwise.device import describe_device, resolve_device
 from knobwise.errors import ConfigError, KnobwiseError
 from knobwise.io import atomic_save_tensors, atomic_write_json, atomic_write_text, write_csv
 from knobwise.metrics import check_objective_classes, objective_lines, save_predictions
-from knobwise.models import build_model, summarize
+from knobwise.models import Transfer, apply_transfer, build_model, summarize
 from knobwise.run._evaluate import (
     UNDEFINED_NOTE,
     evaluate_splits,
@@ -121,13 +121,24 @@ def train_experiment(
     torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(cfg.model, data.input_shape, data.num_classes)  # checks the output size too
     layers = model.layers_spec
+    transfer = apply_transfer(model, cfg.model, load=resume is None)  # model.pretrained, model.freeze
 
     created = resume is None
     run = open_run(resume) if resume is not None else new_run_dir(out, cfg.name or _default_name(cfg))
     try:
         with open_tracking(cfg, run.root, context=tracking, resuming=resume is not None) as tracker:
             done = _train_in(
-                run, cfg, data, model, layers, resume is not None, knob_changes, quiet, callbacks, tracker
+                run,
+                cfg,
+                data,
+                model,
+                layers,
+                resume is not None,
+                knob_changes,
+                quiet,
+                callbacks,
+                tracker,
+                transfer,
             )
             if on_saved is not None:
                 on_saved(done)
@@ -158,6 +169,7 @@ def _train_in(
     quiet: bool,
     callbacks: Sequence[Callback],
     tracker: Tracking,
+    transfer: Transfer | None = None,
 ) -> BaseRun:
     started = time.time()
     knobs = training_knobs(cfg.data, cfg.train.loss, data)  # augmentation, balance, sample weights
@@ -183,7 +195,7 @@ def _train_in(
             trainer.stop_reason = None  # more epochs were asked for: an early stop is lifted
         trainer.log(f"resumed {run.root} at epoch {trainer.epoch}")
     else:
-        for line in [*data.describe(), *knobs.lines]:
+        for line in [*data.describe(), *knobs.lines, *(transfer.lines if transfer else [])]:
             trainer.log(line)
         trainer.log(find_leakage(data, max_pairs=3e7).summary())  # exact: all; near: bounded sample
         summary = summarize(model, data.input_shape)
@@ -197,7 +209,10 @@ def _train_in(
     history = trainer.fit()
     write_csv(run.history, history)
     atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
-    atomic_write_json(run.model_json, _model_json(cfg, data, layers))
+    meta = _model_json(cfg, data, layers)
+    if transfer is not None and transfer.metadata:
+        meta["transfer"] = transfer.metadata  # what model.pretrained loaded, what model.freeze froze
+    atomic_write_json(run.model_json, meta)
     predictions: dict[str, dict[str, Any]] = {}
     metrics, undefined = quietly_undefined(
         lambda: evaluate_splits(trainer.model, data, trainer.amp_dtype, predictions, tta=cfg.evaluate.tta)

@@ -33,6 +33,7 @@ from knobwise.errors import TrainingError
 from knobwise.train._callbacks import Callback, EarlyStopping
 from knobwise.train._checkpoint import load_checkpoint, pack_optimizer, save_checkpoint, unpack_optimizer
 from knobwise.train._device import autocast_dtype, configure_backends, use_channels_last
+from knobwise.train._fine_tune import Unfreeze, param_groups
 from knobwise.train._loss import create_loss
 from knobwise.train._optim import create_optimizer
 from knobwise.train._predict import loss_and_accuracy, predict_logits
@@ -53,17 +54,17 @@ def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
 def _layer_groups(
     model: torch.nn.Module, device: torch.device
 ) -> tuple[list[str], list[torch.nn.Parameter], torch.Tensor]:
-    """Trainable parameters, the top-level layer names, and each parameter's layer position."""
+    """The parameters, the top-level layer names, and each parameter's layer position."""
     names: list[str] = []
     params: list[torch.nn.Parameter] = []
     owner: list[int] = []
+    # Frozen parameters are included (a gradient norm of 0 until fine-tuning unfreezes them).
     for pname, p in model.named_parameters():
-        if p.requires_grad:
-            layer = pname.split(".")[0]
-            if layer not in names:
-                names.append(layer)
-            params.append(p)
-            owner.append(names.index(layer))
+        layer = pname.split(".")[0]
+        if layer not in names:
+            names.append(layer)
+        params.append(p)
+        owner.append(names.index(layer))
     return names, params, torch.tensor(owner, dtype=torch.long, device=device)
 
 
@@ -113,13 +114,15 @@ class Trainer:
         self.index_sampler = index_sampler
         self.epoch_size = index_sampler.size if index_sampler is not None else len(train)
         self.steps_per_epoch = math.ceil(self.epoch_size / min(cfg.batch_size, self.epoch_size))
-        self.optimizer = create_optimizer(cfg.optimizer, self.model.parameters())
+        self.optimizer = create_optimizer(cfg.optimizer, param_groups(self.model, cfg))
         self.schedule = create_schedule(cfg.schedule, self.optimizer, cfg.epochs, self.steps_per_epoch)
         self.loss_fn = create_loss(cfg.loss, data.classes, data.class_counts.get("train")).to(self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.callbacks: list[Callback] = list(callbacks)
         if cfg.early_stopping is not None:
             self.callbacks.append(EarlyStopping(cfg.early_stopping))
+        if cfg.fine_tune is not None and cfg.fine_tune.unfreeze_at_epoch is not None:
+            self.callbacks.append(Unfreeze(cfg.fine_tune))
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.progress = EpochProgress(cfg.epochs, quiet=quiet)
         self._log = log

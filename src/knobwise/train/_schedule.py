@@ -176,7 +176,10 @@ def _cosine(cfg: ScheduleConfig, opt: torch.optim.Optimizer, epochs: int, steps:
 
 @register_schedule("one_cycle")
 def _one_cycle(cfg: ScheduleConfig, opt: torch.optim.Optimizer, epochs: int, steps: int) -> Schedule:
-    max_lr = cfg.max_lr or opt.param_groups[0]["lr"]
+    # one peak per parameter group, in the groups' ratio (fine-tuning's backbone_lr_mult)
+    base = opt.param_groups[0]["lr"]
+    peak = cfg.max_lr or base
+    max_lr = [peak * g["lr"] / base if base else peak for g in opt.param_groups]
     sched = lrs.OneCycleLR(opt, max_lr=max_lr, total_steps=epochs * steps, pct_start=cfg.pct_start)
     return Schedule(sched, per_batch=True)
 
