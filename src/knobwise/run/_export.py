@@ -80,8 +80,8 @@ class ExportResult:
 
 
 def check_images(data: PreparedData, n: int = 64) -> torch.Tensor:
-    """Up to ``n`` real images of ``data`` scaled back to ``[0, 1]`` (test, else dev, else train),
-    the inputs :func:`export` checks a file on.
+    """Up to ``n`` real images of ``data`` scaled back to ``[0, 1]``, taken from test, then dev,
+    then train: the inputs :func:`export` checks a file on.
 
     >>> from knobwise.config import DataConfig
     >>> from knobwise.data import prepare_data
@@ -89,16 +89,23 @@ def check_images(data: PreparedData, n: int = 64) -> torch.Tensor:
     >>> tuple(x.shape), bool(x.min() >= 0) and bool(x.max() <= 1)
     ((8, 1, 8, 8), True)
     """
+    if n < 1:
+        raise ConfigError(f"export: the number of check images must be >= 1, got {n}")
+    norm = data.normalizer
+    shape = (1, norm.channels, 1, 1)
+    shift = torch.tensor(norm.shift, dtype=torch.float32).view(shape)
+    scale = torch.tensor(norm.scale, dtype=torch.float32).view(shape)
+    parts: list[torch.Tensor] = []
+    left = n
     for name in ("test", "dev", "train"):
         split = data.splits.get(name)
-        if split is not None and len(split):
-            norm = data.normalizer
-            shape = (1, norm.channels, 1, 1)
-            shift = torch.tensor(norm.shift, dtype=torch.float32).view(shape)
-            scale = torch.tensor(norm.scale, dtype=torch.float32).view(shape)
-            # Undo (x - shift) / scale; the rounding error (~1e-7) is far below the tolerance.
-            return (split.x[:n].detach().cpu().float() * scale + shift).clamp_(0.0, 1.0)
-    raise DataError("export: the run's data has no images to check the exported file on")
+        if split is not None and len(split) and left > 0:
+            parts.append(split.x[:left].detach().cpu().float())
+            left -= len(parts[-1])
+    if not parts:
+        raise DataError("export: the run's data has no images to check the exported file on")
+    # Undo (x - shift) / scale; the rounding error (~1e-7) is far below the tolerance.
+    return (torch.cat(parts) * scale + shift).clamp_(0.0, 1.0)
 
 
 def _need_onnx() -> None:
@@ -221,6 +228,8 @@ def export(
     """
     if format not in EXPORT_FORMATS:
         raise ConfigError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+    if not tolerance >= 0:
+        raise ConfigError(f"export: tolerance must be >= 0, got {tolerance}")
     if format == "onnx":
         _need_onnx()
     out = Path(path)

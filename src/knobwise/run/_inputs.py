@@ -105,7 +105,7 @@ def _array_layout(x: torch.Tensor, shape: tuple[int, int, int], what: str) -> to
 
 def _from_array(arr: np.ndarray | torch.Tensor, shape: tuple[int, int, int], what: str) -> torch.Tensor:
     if isinstance(arr, np.ndarray):
-        if arr.dtype.kind not in "uif" or arr.dtype.kind == "b":
+        if arr.dtype != np.uint8 and arr.dtype.kind != "f":
             raise DataError(f"{what} has dtype {arr.dtype}; allowed: uint8 (0-255) or float in [0, 1]")
         t = torch.from_numpy(np.ascontiguousarray(arr))
     else:
@@ -196,7 +196,8 @@ def load_inputs(inputs: Inputs, input_shape: Sequence[int], *, resize: bool = Fa
         raise DataError(f"predict: the model's input_shape must be (C, H, W), got {list(input_shape)}")
     shape3: tuple[int, int, int] = (shape[0], shape[1], shape[2])
     if isinstance(inputs, np.ndarray | torch.Tensor):
-        x = _from_array(inputs, shape3, f"predict: array input of {type(inputs).__name__}")
+        what = "predict: the numpy array" if isinstance(inputs, np.ndarray) else "predict: the tensor"
+        x = _from_array(inputs, shape3, what)
         return InputBatch(x, [str(i) for i in range(len(x))])
     paths: Sequence[Any] = [inputs] if isinstance(inputs, str | os.PathLike) else inputs
     if not isinstance(paths, Sequence) or not all(isinstance(p, str | os.PathLike) for p in paths):
