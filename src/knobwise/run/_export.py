@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import json
 import logging
 import os
@@ -127,7 +128,8 @@ def _quiet() -> Iterator[None]:
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        # torch.onnx prints its progress on stdout, which would break `knobwise export --json`.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
@@ -153,7 +155,7 @@ def _description(meta: dict[str, Any]) -> str:
 def _write_onnx(net: torch.nn.Module, example: torch.Tensor, tmp: Path, about: str) -> str:
     import onnx  # the optional `export` extra; imported only when exporting to ONNX
 
-    common: dict[str, Any] = {"input_names": ["images"], "output_names": ["logits"]}
+    common: dict[str, Any] = {"input_names": ["images"], "output_names": ["logits"], "verbose": False}
     try:
         with _quiet():
             torch.onnx.export(
