@@ -57,7 +57,7 @@ def digits_png_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
             "train", "--out", str(out), "--quiet",
             "--set", "data.dataset=folder", "--set", f"data.root={root}",
             "--set", "data.split.train=0.6", "--set", "data.split.dev=0.2", "--set", "data.split.test=0.2",
-            "--set", "train.epochs=2",
+            "--set", "train.epochs=2", "--set", "train.device=cpu",
         ])  # fmt: skip
     assert code == 0
     return out, root

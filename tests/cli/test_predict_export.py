@@ -33,7 +33,7 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], pattern
 def test_predict_reproduces_predictions_npz(digits_png_run, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir, root = digits_png_run
     files, proba, classes = _test_files(run_dir, root)
-    assert main(["predict", str(run_dir), *files, "--top", "10", "--json"]) == 0
+    assert main(["predict", str(run_dir), *files, "--top", "10", "--json", "--device", "cpu"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["classes"] == classes
     got = np.array([[dict((t["class"], t["probability"]) for t in p["top"])[c] for c in classes]

@@ -151,3 +151,15 @@ def test_three_channel_models_need_a_batch_axis() -> None:
     with pytest.raises(DataError, match=r"add the batch axis for a single image"):
         load_inputs(np.zeros((3, 4, 4), dtype=np.uint8), (3, 4, 4))
     assert load_inputs(np.zeros((2, 4, 4, 3), dtype=np.uint8), (3, 4, 4)).x.shape == (2, 3, 4, 4)
+
+
+def test_models_trained_on_float_arrays_take_floats_as_given() -> None:
+    """pixel_max 1 (float arrays used as given in training): no [0, 1] range check, same math."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+    norm = {"mode": "standardize", "shift": [8.0], "scale": [4.0], "pixel_max": 1.0}
+    meta = {"classes": ["a", "b"], "input_shape": [1, 2, 2], "data": {"normalizer": norm}}
+    x = np.linspace(0, 16, 8, dtype=np.float32).reshape(2, 2, 2)
+    with torch.no_grad():
+        expected = torch.softmax(model((torch.from_numpy(x)[:, None] - 8.0) / 4.0), 1).numpy()
+    np.testing.assert_allclose(predict(model, meta, x).proba, expected, atol=1e-6, rtol=0)

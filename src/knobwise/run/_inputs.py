@@ -14,9 +14,11 @@ Accepted inputs, checked against the model's ``input_shape`` ``(C, H, W)``:
 - a list or tuple of paths (files, folders, ``.npz``), taken in the order given.
 
 Array rules: ``uint8`` pixels (0–255) are divided by 255, floating-point pixels must already lie
-in ``[0, 1]``; any other dtype is refused. Layouts: ``(N, C, H, W)``, ``(N, H, W, C)``, and for a
-1-channel model ``(N, H, W)``; a layout is recognized only when its ``C``, ``H``, ``W`` equal the
-model's (``(N, C, H, W)`` wins when both fit). A single image needs its batch axis (``x[None]``).
+in ``[0, 1]`` (except for a model trained on float arrays, whose pixels training used as given,
+normalizer ``pixel_max`` 1: there floats are used as given too); any other dtype is refused.
+Layouts: ``(N, C, H, W)``, ``(N, H, W, C)``, and for a 1-channel model ``(N, H, W)``; a layout is
+recognized only when its ``C``, ``H``, ``W`` equal the model's (``(N, C, H, W)`` wins when both
+fit). A single image needs its batch axis (``x[None]``).
 
 Image sizes are never changed silently: an image whose size differs from the model's is one
 :class:`~knobwise.errors.DataError` naming the file and the expected ``CxHxW``, unless ``resize``
@@ -68,15 +70,15 @@ def _shape_text(shape: Sequence[int]) -> str:
     return "x".join(str(int(v)) for v in shape)
 
 
-def _scale(x: torch.Tensor, what: str) -> torch.Tensor:
-    """uint8 → /255; float → checked to lie in [0, 1]; float32 either way."""
+def _scale(x: torch.Tensor, what: str, unit_range: bool = True) -> torch.Tensor:
+    """uint8 → /255; float → checked to lie in [0, 1] (with ``unit_range``); float32 either way."""
     if x.dtype == torch.uint8:
         # The same float32 division the training loader applies (pixel_max 255).
         return x.to(torch.float32).div_(255.0)
     if not x.dtype.is_floating_point:
         raise DataError(f"{what} has dtype {x.dtype}; allowed: uint8 (0-255) or float in [0, 1]")
     x = x.to(torch.float32)
-    if x.numel():
+    if unit_range and x.numel():
         lo, hi = float(x.min()), float(x.max())
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0.0 or hi > 1.0:
             raise DataError(
@@ -103,17 +105,19 @@ def _array_layout(x: torch.Tensor, shape: tuple[int, int, int], what: str) -> to
     )
 
 
-def _from_array(arr: np.ndarray | torch.Tensor, shape: tuple[int, int, int], what: str) -> torch.Tensor:
+def _from_array(
+    arr: np.ndarray | torch.Tensor, shape: tuple[int, int, int], what: str, unit_range: bool = True
+) -> torch.Tensor:
     if isinstance(arr, np.ndarray):
         if arr.dtype != np.uint8 and arr.dtype.kind != "f":
             raise DataError(f"{what} has dtype {arr.dtype}; allowed: uint8 (0-255) or float in [0, 1]")
         t = torch.from_numpy(np.ascontiguousarray(arr))
     else:
         t = arr.detach().cpu()
-    return _scale(_array_layout(t, shape, what), what).contiguous()
+    return _scale(_array_layout(t, shape, what), what, unit_range).contiguous()
 
 
-def _read_npz(path: Path, shape: tuple[int, int, int]) -> torch.Tensor:
+def _read_npz(path: Path, shape: tuple[int, int, int], unit_range: bool) -> torch.Tensor:
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = list(z.files)
@@ -130,7 +134,7 @@ def _read_npz(path: Path, shape: tuple[int, int, int]) -> torch.Tensor:
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         # allow_pickle=False makes an object array a ValueError: nothing from the file is unpickled.
         raise DataError(f"predict: cannot read {path} as a .npz of numeric arrays ({exc})") from exc
-    return _from_array(arr, shape, f"predict: {path}[{key!r}]")
+    return _from_array(arr, shape, f"predict: {path}[{key!r}]", unit_range)
 
 
 def _folder_files(folder: Path) -> list[Path]:
@@ -181,11 +185,14 @@ def _expand_paths(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, s
     return out
 
 
-def load_inputs(inputs: Inputs, input_shape: Sequence[int], *, resize: bool = False) -> InputBatch:
+def load_inputs(
+    inputs: Inputs, input_shape: Sequence[int], *, resize: bool = False, unit_range: bool = True
+) -> InputBatch:
     """Images of ``inputs`` (see the module docstring) as float32 ``(N, C, H, W)`` in ``[0, 1]``.
 
     ``input_shape`` is the model's ``(C, H, W)``; ``resize`` resizes image files to its ``H×W``
-    (bilinear, as ``data.image_size`` does) instead of refusing other sizes.
+    (bilinear, as ``data.image_size`` does) instead of refusing other sizes; ``unit_range`` False
+    accepts float pixels outside ``[0, 1]`` (a model trained on float arrays used as given).
 
     >>> import torch
     >>> load_inputs(torch.rand(3, 8, 8, 1), (1, 8, 8)).x.shape
@@ -197,7 +204,7 @@ def load_inputs(inputs: Inputs, input_shape: Sequence[int], *, resize: bool = Fa
     shape3: tuple[int, int, int] = (shape[0], shape[1], shape[2])
     if isinstance(inputs, np.ndarray | torch.Tensor):
         what = "predict: the numpy array" if isinstance(inputs, np.ndarray) else "predict: the tensor"
-        x = _from_array(inputs, shape3, what)
+        x = _from_array(inputs, shape3, what, unit_range)
         return InputBatch(x, [str(i) for i in range(len(x))])
     paths: Sequence[Any] = [inputs] if isinstance(inputs, str | os.PathLike) else inputs
     if not isinstance(paths, Sequence) or not all(isinstance(p, str | os.PathLike) for p in paths):
@@ -217,7 +224,7 @@ def load_inputs(inputs: Inputs, input_shape: Sequence[int], *, resize: bool = Fa
     for path, kind in _expand_paths(paths):
         if kind == "npz":
             flush()
-            arr = _read_npz(path, shape3)
+            arr = _read_npz(path, shape3, unit_range)
             chunks.append(arr)
             ids.extend(f"{path}[{i}]" for i in range(len(arr)))
         else:

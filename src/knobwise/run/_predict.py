@@ -159,10 +159,12 @@ def predict(
     top = _check_top(top, len(class_names), "top")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    batch = load_inputs(inputs, input_shape, resize=resize)
+    normalizer = normalizer_of(meta)
+    # pixel_max 1: trained on float arrays used as given, so float inputs are not held to [0, 1].
+    batch = load_inputs(inputs, input_shape, resize=resize, unit_range=normalizer.pixel_max != 1.0)
     if device is not None:
         model.to(torch.device(device))
-    net = NormalizedModel(model, normalizer_of(meta))
+    net = NormalizedModel(model, normalizer)
     on = model_device(model)
     was_training = model.training
     model.eval()
