@@ -13,7 +13,6 @@ from pathlib import Path
 from knobwise.cli._common import print_json
 from knobwise.config import config_from_dict, read_yaml
 from knobwise.data import prepare_data
-from knobwise.errors import DataError
 from knobwise.experiment import load_trained
 from knobwise.run import EXPORT_FORMATS, check_images, export
 
@@ -40,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
     model, meta = load_trained(args.run)
     out = Path(args.out) if args.out else Path(args.run) / f"model{_SUFFIX[args.format]}"
     cfg = config_from_dict(read_yaml(Path(args.run) / "config.yaml"))
-    try:  # only the evaluation splits are needed: train is planned but not materialized
-        images = check_images(
-            prepare_data(cfg.data, cfg.seed, withhold=("train", "train_dev")), args.check_images
-        )
-    except DataError:  # a run without dev and test: check on training images
+    # The evaluation splits first (train is planned but not materialized); train too if they are short.
+    images = check_images(
+        prepare_data(cfg.data, cfg.seed, withhold=("train", "train_dev")), args.check_images
+    )
+    if len(images) < args.check_images:
         images = check_images(prepare_data(cfg.data, cfg.seed), args.check_images)
     result = export(model, meta, out, args.format, check_inputs=images)
     if args.json:
