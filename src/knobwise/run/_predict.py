@@ -32,7 +32,7 @@ from knobwise.runs import to_json, write_csv
 __all__ = ["Prediction", "predict"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # numpy fields: no element-wise ==
 class Prediction:
     """Per-image outputs of :func:`predict`.
 
