@@ -20,6 +20,7 @@ __all__ = [
     "ModelError",
     "RunError",
     "TrainingError",
+    "ExportError",
 ]
 
 
@@ -47,5 +48,11 @@ class RunError(KnobwiseError):
 
 class TrainingError(KnobwiseError):
     """Training itself failed (for example a non-finite loss); exit code 1."""
+
+    exit_code = 1
+
+
+class ExportError(KnobwiseError):
+    """An exported model file could not be written, or does not reproduce PyTorch; exit code 1."""
 
     exit_code = 1

@@ -21,6 +21,7 @@ from knobwise.data._batches import epoch_batches, num_batches
 from knobwise.data._cache import cache_dir, extract_tar
 from knobwise.data._cifar10 import safe_unpickle
 from knobwise.data._expand import expand_split, shift_copies
+from knobwise.data._folder import IMAGE_SUFFIXES, decode_image
 from knobwise.data._leakage import LeakageReport, find_leakage
 from knobwise.data._mix import mix_batch, sample_beta
 from knobwise.data._mnist import MNIST_FILES, read_idx
@@ -38,6 +39,7 @@ __all__ = [
     "TrainingKnobs",
     "affine_matrices",
     "balanced_weights",
+    "decode_image",
     "expand_split",
     "fill_values",
     "find_leakage",
@@ -51,6 +53,7 @@ __all__ = [
     "training_knobs",
     "tta_views",
     "warp",
+    "IMAGE_SUFFIXES",
     "LIMIT_SEED",
     "MNIST_FILES",
     "NORMALIZE_MODES",

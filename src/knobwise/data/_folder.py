@@ -36,7 +36,7 @@ from knobwise.data._source import Source, register_source
 from knobwise.data._split import stratified_subset
 from knobwise.errors import DataError
 
-__all__ = ["load_folder", "IMAGE_SUFFIXES"]
+__all__ = ["load_folder", "decode_image", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
@@ -161,8 +161,20 @@ def _dataset_dir(root: Path) -> Path:
     return root
 
 
-def _decode_one(path: Path, size: tuple[int, int] | None, mode: str) -> tuple[np.ndarray, bool]:
-    """(``(C, H, W)`` uint8 array, was-grayscale) of one image; :class:`DataError` if unreadable."""
+def decode_image(
+    path: str | Path, size: tuple[int, int] | None, mode: str, what: str = "folder"
+) -> tuple[np.ndarray, bool]:
+    """(``(C, H, W)`` uint8 array, was-grayscale) of one image file, converted to PIL ``mode``
+    (``"L"`` or ``"RGB"``) and, with ``size`` ``(H, W)``, resized bilinearly; :class:`DataError`
+    (prefixed ``what``) if unreadable. The one decoder of training folders and of prediction.
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "a.png"
+    >>> Image.new("L", (5, 4)).save(f)
+    >>> arr, gray = decode_image(f, None, "RGB")
+    >>> arr.shape, arr.dtype.name, gray
+    ((3, 4, 5), 'uint8', True)
+    """
     try:
         with Image.open(path) as im:
             gray = im.mode in _GRAY_MODES
@@ -172,7 +184,7 @@ def _decode_one(path: Path, size: tuple[int, int] | None, mode: str) -> tuple[np
                 img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
     except Exception as exc:  # PIL raises many types for corrupt, truncated or unknown files
         raise DataError(
-            f"folder: cannot decode image {path} ({exc}); the file is corrupt or truncated"
+            f"{what}: cannot decode image {path} ({exc}); the file is corrupt or truncated"
         ) from exc
     arr = np.asarray(img, dtype=np.uint8)
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
@@ -187,12 +199,12 @@ def _decode(base: Path, files: list[str], cfg: DataConfig) -> np.ndarray:
     """
     mode = "L" if cfg.grayscale else "RGB"
     size = (int(cfg.image_size[0]), int(cfg.image_size[1])) if cfg.image_size else None
-    first, gray0 = _decode_one(base / files[0], size, mode)
+    first, gray0 = decode_image(base / files[0], size, mode)
     x = np.empty((len(files), *first.shape), dtype=np.uint8)
     x[0] = first
     all_gray = gray0
     for i in range(1, len(files)):
-        arr, gray = _decode_one(base / files[i], size, mode)
+        arr, gray = decode_image(base / files[i], size, mode)
         if arr.shape != first.shape:
             raise DataError(
                 f"folder: image {base / files[i]} is {arr.shape[2]}x{arr.shape[1]} but {base / files[0]} is "

@@ -3,7 +3,9 @@
 A run directory holds ``config.yaml`` (resolved), ``history.csv``, ``metrics.json``,
 ``model.safetensors`` + ``model.json``, ``predictions.npz``, ``checkpoint/``, ``log.txt`` and the
 report. :func:`train_experiment` writes one; :class:`BaseRun` reads one back (config, history,
-metrics, model, predictions, data) and evaluates, predicts and exports with it. Everything above
+metrics, model, predictions, data) and evaluates, predicts (:func:`predict`: files, folders,
+``.npz``, arrays) and exports (:func:`export`: ONNX or TorchScript with the normalization inside,
+verified by running the file) with it. Everything above
 this package reaches a run through :class:`BaseRun`.
 
 Example:
@@ -13,12 +15,28 @@ Example:
 """
 
 from knobwise.run._evaluate import evaluate_run, evaluate_splits, model_facts
+from knobwise.run._export import EXPORT_FORMATS, ExportResult, check_images, export
+from knobwise.run._inputs import NPZ_KEY, InputBatch, Inputs, load_inputs
 from knobwise.run._layout import RunPaths, is_run, new_run_dir, open_run
+from knobwise.run._normalized import NormalizedModel, normalizer_of
+from knobwise.run._predict import Prediction, predict
 from knobwise.run._run import BaseRun, Evaluation, as_run, runs_of
 from knobwise.run._train import HistoryWriter, resume_config, train_experiment
 
 __all__ = [
+    "EXPORT_FORMATS",
+    "NPZ_KEY",
     "BaseRun",
+    "ExportResult",
+    "InputBatch",
+    "Inputs",
+    "NormalizedModel",
+    "Prediction",
+    "check_images",
+    "export",
+    "load_inputs",
+    "normalizer_of",
+    "predict",
     "Evaluation",
     "as_run",
     "runs_of",

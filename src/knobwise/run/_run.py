@@ -32,7 +32,11 @@ from knobwise.metrics import Predictions, load_predictions, report_text
 from knobwise.models import build_from_layers
 from knobwise.objective import SPLITS
 from knobwise.run._evaluate import evaluate_run, evaluate_splits, to_predictions
+from knobwise.run._export import ExportResult, export
+from knobwise.run._export import check_images as real_images
+from knobwise.run._inputs import Inputs
 from knobwise.run._layout import RunPaths, open_run
+from knobwise.run._predict import Prediction, predict
 from knobwise.train import autocast_dtype
 
 __all__ = ["BaseRun", "Evaluation", "as_run", "runs_of"]
@@ -229,6 +233,24 @@ class BaseRun:
         return self._predictions[split]
 
     # -- actions -----------------------------------------------------------------------------
+
+    def predict(
+        self, inputs: Inputs, *, top: int = 1, batch_size: int = 256, resize: bool = False
+    ) -> Prediction:
+        """Classify images: files, folders, ``.npz`` arrays (key ``x``), or arrays/tensors (uint8
+        0-255 or floats in [0, 1]), decoded and normalized as in training, batched on the run's
+        device. ``resize`` scales other sizes to the model's input instead of refusing them."""
+        return predict(
+            self.model, self.meta, inputs, top=top, device=self.device, batch_size=batch_size, resize=resize
+        )
+
+    def export(self, path: str | Path, format: str | None = None, *, check_images: int = 64) -> ExportResult:
+        """Write a deployable model with the normalization inside (it takes images in [0, 1]):
+        ONNX (``.onnx``) or TorchScript (``.pt``); ``format`` defaults from the suffix. The file
+        is verified by running it on ``check_images`` real images of the run's data."""
+        fmt = format or ("onnx" if Path(path).suffix.lower() == ".onnx" else "torchscript")
+        images = real_images(self.data, check_images)
+        return export(self.model, self.meta, path, fmt, check_inputs=images)
 
     def evaluate(
         self,

@@ -1,0 +1,60 @@
+"""A trained model with its training normalization in front: it takes images scaled to ``[0, 1]``.
+
+Training normalizes raw pixels as ``(x / pixel_max - shift) / scale`` per channel; ``x / pixel_max``
+is the ``[0, 1]`` image that ``predict`` loads, so the wrapper applies ``(x - shift) / scale`` with
+the same float32 operations and then the model. ``predict`` runs it and ``export`` exports it, so a
+deployed file and ``predict`` agree.
+
+Example:
+    >>> import torch
+    >>> from knobwise.data import Normalizer
+    >>> net = NormalizedModel(torch.nn.Identity(), Normalizer("standardize", [0.5], [0.25]))
+    >>> net(torch.full((1, 1, 2, 2), 0.75)).flatten().tolist()
+    [1.0, 1.0, 1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from knobwise.data import Normalizer
+from knobwise.errors import RunError
+
+__all__ = ["NormalizedModel", "normalizer_of", "model_device"]
+
+
+class NormalizedModel(torch.nn.Module):
+    """``model((x - shift) / scale)`` for images ``x`` ``(N, C, H, W)`` in ``[0, 1]``."""
+
+    def __init__(self, model: torch.nn.Module, normalizer: Normalizer) -> None:
+        super().__init__()
+        self.model = model
+        shape = (1, normalizer.channels, 1, 1)
+        device = model_device(model)
+        self.shift: torch.Tensor
+        self.scale: torch.Tensor
+        for name, values in (("shift", normalizer.shift), ("scale", normalizer.scale)):
+            self.register_buffer(name, torch.tensor(values, dtype=torch.float32, device=device).view(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model((x - self.shift) / self.scale)
+
+
+def normalizer_of(meta: dict[str, Any]) -> Normalizer:
+    """The training normalization recorded in a run's ``model.json`` (``data.normalizer``)."""
+    try:
+        described = meta["data"]["normalizer"]
+    except (KeyError, TypeError) as exc:
+        raise RunError(
+            "model.json has no data.normalizer (a run from an older knobwise?); retrain it"
+        ) from exc
+    return Normalizer.from_dict(described)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); the CPU for a model with neither."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")

@@ -1,0 +1,179 @@
+"""Classify new images with a trained model: class, probability and top-k, as rows, JSON or CSV.
+
+Inputs go through :func:`~knobwise.run._inputs.load_inputs` (the training decoder, checked against
+the model's ``input_shape``) and through the training normalization; the probabilities are the
+softmax of the logits in float32, computed in batches on the model's device, exactly as the run's
+``predictions.npz`` was written (test-time augmentation, ``evaluate.tta``, is not applied).
+
+Example:
+    >>> import numpy as np, torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+    >>> meta = {"classes": ["cat", "dog"], "input_shape": [1, 2, 2],
+    ...         "data": {"normalizer": {"mode": "none", "shift": [0.0], "scale": [1.0]}}}
+    >>> p = predict(model, meta, np.zeros((3, 2, 2), dtype=np.uint8), top=2)
+    >>> len(p), p.proba.shape, len(p.topk(2)[0])
+    (3, (3, 2), 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from knobwise.errors import ConfigError, RunError
+from knobwise.io import to_json, write_csv
+from knobwise.run._inputs import Inputs, load_inputs
+from knobwise.run._normalized import NormalizedModel, model_device, normalizer_of
+
+__all__ = ["Prediction", "predict"]
+
+
+@dataclass(frozen=True, eq=False)  # numpy fields: no element-wise ==
+class Prediction:
+    """Per-image outputs of :func:`predict`.
+
+    Attributes:
+        ids: one id per image (the file path, ``file.npz[i]``, or the array row ``"i"``).
+        proba: float32 ``(N, K)`` class probabilities.
+        class_names: the model's K class names (``model.json``'s ``classes``).
+        top: how many classes :meth:`to_rows`, :meth:`to_json` and :meth:`write_csv` list.
+    """
+
+    ids: list[str]
+    proba: np.ndarray
+    class_names: list[str]
+    top: int = 1
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def pred(self) -> np.ndarray:
+        """int64 index of the predicted class of each image."""
+        if len(self) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return self.proba.argmax(axis=1).astype(np.int64)
+
+    @property
+    def classes(self) -> list[str]:
+        """The predicted class name of each image."""
+        return [self.class_names[i] for i in self.pred]
+
+    @property
+    def top1(self) -> np.ndarray:
+        """The probability of the predicted class of each image."""
+        if len(self) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return self.proba.max(axis=1)
+
+    def topk(self, k: int) -> list[list[tuple[str, float]]]:
+        """The ``k`` most probable ``(class, probability)`` pairs of each image, best first."""
+        k = _check_top(k, len(self.class_names), "topk k")
+        # A stable sort: ties keep the class order, as argmax does.
+        order = np.argsort(-self.proba, axis=1, kind="stable")[:, :k]
+        return [
+            [(self.class_names[j], float(row[j])) for j in idx]
+            for row, idx in zip(self.proba, order, strict=True)
+        ]
+
+    def to_rows(self, top: int | None = None) -> list[dict[str, Any]]:
+        """One flat dict per image: ``id``, ``class``, ``probability`` and, for ``top`` > 1,
+        ``class_2``, ``probability_2``, ... (ready for CSV)."""
+        rows = []
+        for ident, ranked in zip(self.ids, self.topk(top or self.top), strict=True):
+            row: dict[str, Any] = {"id": ident, "class": ranked[0][0], "probability": ranked[0][1]}
+            for r, (name, p) in enumerate(ranked[1:], start=2):
+                row[f"class_{r}"] = name
+                row[f"probability_{r}"] = p
+            rows.append(row)
+        return rows
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        """``{"classes": [...], "predictions": [{"id", "class", "probability", "top": [...]}]}``."""
+        preds = [
+            {
+                "id": ident,
+                "class": ranked[0][0],
+                "probability": ranked[0][1],
+                "top": [{"class": name, "probability": p} for name, p in ranked],
+            }
+            for ident, ranked in zip(self.ids, self.topk(top or self.top), strict=True)
+        ]
+        return {"classes": list(self.class_names), "predictions": preds}
+
+    def to_json(self, top: int | None = None) -> str:
+        """:meth:`to_dict` as indented, strict JSON."""
+        return to_json(self.to_dict(top))
+
+    def write_csv(self, path: str | Path, top: int | None = None) -> None:
+        """:meth:`to_rows` as a CSV file, written atomically."""
+        write_csv(path, self.to_rows(top))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{i}: {c} {p:.3f}" for i, c, p in zip(self.ids[:3], self.classes[:3], self.top1[:3], strict=True)
+        )
+        more = ", ..." if len(self) > 3 else ""
+        return f"Prediction({len(self)} images, {len(self.class_names)} classes; {shown}{more})"
+
+
+def _check_top(k: int, num_classes: int, what: str) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= num_classes:
+        raise ConfigError(
+            f"{what} must be an integer from 1 to {num_classes} (the number of classes), got {k!r}"
+        )
+    return int(k)
+
+
+def _classes(meta: dict[str, Any]) -> tuple[list[str], list[int]]:
+    try:
+        return [str(c) for c in meta["classes"]], [int(v) for v in meta["input_shape"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"model.json lacks classes or input_shape ({exc})") from exc
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module,
+    meta: dict[str, Any],
+    inputs: Inputs,
+    *,
+    top: int = 1,
+    device: str | torch.device | None = None,
+    batch_size: int = 256,
+    resize: bool = False,
+) -> Prediction:
+    """Class probabilities of ``inputs`` under a trained ``model`` and its ``model.json`` ``meta``.
+
+    ``inputs``: image files, folders, ``.npz`` files, or a numpy array / torch tensor (rules in
+    :mod:`knobwise.run._inputs`). ``device``: where to compute (the model is moved there); by
+    default the model's own device. ``top``: the classes listed per image by the result's rows.
+    ``resize``: resize image files to the model's size instead of refusing other sizes.
+    Bad input raises :class:`~knobwise.errors.DataError` (one line naming the file).
+    """
+    class_names, input_shape = _classes(meta)
+    top = _check_top(top, len(class_names), "top")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    normalizer = normalizer_of(meta)
+    # pixel_max 1: trained on float arrays used as given, so float inputs are not held to [0, 1].
+    batch = load_inputs(inputs, input_shape, resize=resize, unit_range=normalizer.pixel_max != 1.0)
+    if device is not None:
+        model.to(torch.device(device))
+    net = NormalizedModel(model, normalizer)
+    on = model_device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [
+            torch.softmax(net(batch.x[i : i + batch_size].to(on)).float(), 1).cpu()
+            for i in range(0, len(batch), batch_size)
+        ]
+    finally:
+        model.train(was_training)
+    proba = torch.cat(parts).numpy() if parts else np.zeros((0, len(class_names)), dtype=np.float32)
+    return Prediction(ids=batch.ids, proba=proba, class_names=class_names, top=top)
