@@ -1,12 +1,14 @@
-"""The ``knobwise`` command: one subcommand per module, each with ``add_parser`` and ``run``.
+"""The ``knobwise`` command: one subcommand per module, registered in :data:`COMMANDS`.
 
-A subcommand module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``
-and is listed in :data:`COMMANDS`. Errors derived from :class:`~knobwise.errors.KnobwiseError` are
-printed as one line on stderr and turned into their exit code (2 bad input, 1 failed work).
+A subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int``; its name and
+one-line help live in :data:`COMMANDS`, so ``knobwise --help`` lists every command without
+importing any of them (no torch), and ``knobwise CMD ...`` imports only CMD's module. Errors
+derived from :class:`~knobwise.errors.KnobwiseError` are printed as one line on stderr and turned
+into their exit code (2 bad input, 1 failed work).
 
 Example:
     >>> from knobwise.cli import build_parser
-    >>> build_parser().parse_args(["train", "--set", "train.epochs=2"]).overrides
+    >>> build_parser(["train"]).parse_args(["train", "--set", "train.epochs=2"]).overrides
     ['train.epochs=2']
 """
 
@@ -22,21 +24,54 @@ from knobwise.errors import KnobwiseError
 
 __all__ = ["main", "COMMANDS"]
 
-#: Subcommand modules, in the order ``knobwise --help`` lists them.
-COMMANDS: list[str] = [
-    "knobwise.cli._train",
-    "knobwise.cli._evaluate",
-    "knobwise.cli._diagnose",
-    "knobwise.cli._errors_command",
-    "knobwise.cli._lr_find",
-    "knobwise.cli._select",
-    "knobwise.cli._summary",
-    "knobwise.cli._augment_preview",
-    "knobwise.cli._tune",
-    "knobwise.cli._report",
-    "knobwise.cli._predict",
-    "knobwise.cli._export",
-]
+#: name -> (module, one-line help), in the order ``knobwise --help`` lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": (
+        "knobwise.cli._train",
+        "train a model from a YAML config (no config: the built-in digits quickstart) into a run directory",
+    ),
+    "evaluate": (
+        "knobwise.cli._evaluate",
+        "recompute a trained run's metrics, confusion matrix and (with --latency) its classification time",
+    ),
+    "diagnose": (
+        "knobwise.cli._diagnose",
+        "bias/variance/mismatch analysis of a run (or of given errors) and the knobs to turn, in order",
+    ),
+    "errors": (
+        "knobwise.cli._errors_command",
+        "error analysis: per-class errors, top confusions, low-confidence and likely-mislabeled examples",
+    ),
+    "predict": (
+        "knobwise.cli._predict",
+        "classify image files, folders or .npz arrays with a trained run: class, probability, top-k",
+    ),
+    "export": (
+        "knobwise.cli._export",
+        "export a trained run to ONNX or TorchScript (normalization inside), verified by running the file",
+    ),
+    "lr-find": (
+        "knobwise.cli._lr_find",
+        "learning-rate range test: loss vs. an exponentially rising rate, a plot and a suggested rate",
+    ),
+    "select": (
+        "knobwise.cli._select",
+        "choose the best candidate (table rows, runs, a study) by one metric subject to constraints",
+    ),
+    "summary": ("knobwise.cli._summary", "show a model's layers: output shapes, parameters, size and depth"),
+    "augment-preview": (
+        "knobwise.cli._augment_preview",
+        "save a grid of training images beside their augmented versions (data.augment)",
+    ),
+    "tune": (
+        "knobwise.cli._tune",
+        "hyperparameter search over a space of config values (Optuna): samplers, pruning, parallel workers",
+    ),
+    "report": (
+        "knobwise.cli._report",
+        "build the HTML report of a run or a study, or compare several runs side by side",
+    ),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,22 +81,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with every command listed; the arguments of the commands in ``only`` (default:
+    all) are added, which imports their modules."""
     parser = _Parser(prog="knobwise", description="Train, measure, diagnose and tune image classifiers.")
     parser.add_argument("--version", action="version", version=f"knobwise {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for modname in COMMANDS:
-        mod = importlib.import_module(modname)
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
-        mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+    for name, (modname, text) in COMMANDS.items():
+        p = sub.add_parser(name, help=text, description=text)
+        if only is None or name in only:
+            mod = importlib.import_module(modname)
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser([command] if command in COMMANDS else [])
+    args = parser.parse_args(args_list)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

@@ -15,9 +15,6 @@ from knobwise.errors import ConfigError
 from knobwise.io import atomic_write_bytes
 from knobwise.report import preview_png
 
-NAME = "augment-preview"
-HELP = "Save a grid of training images beside their augmented versions (data.augment)."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="a YAML experiment config with data.augment")

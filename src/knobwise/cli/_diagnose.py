@@ -9,9 +9,6 @@ from knobwise.cli._common import print_json
 from knobwise.diagnose import GAP_KEYS, decompose, diagnose_run
 from knobwise.errors import ConfigError
 
-NAME = "diagnose"
-HELP = "bias/variance/mismatch analysis of a run (or of given errors) and the knobs to turn, in order"
-
 _SPLIT_FLAGS = ("train_error", "train_dev_error", "dev_error", "test_error")
 
 

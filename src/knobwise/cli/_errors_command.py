@@ -11,9 +11,6 @@ from knobwise.data import find_leakage
 from knobwise.diagnose import export_errors, tag_shares
 from knobwise.errors import ConfigError
 
-NAME = "errors"
-HELP = "error analysis: per-class errors, top confusions, low-confidence and likely-mislabeled examples"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run directory")

@@ -17,9 +17,6 @@ from knobwise.cli._common import print_json
 from knobwise.metrics import objective_lines, report_text
 from knobwise.objective import SPLITS
 
-NAME = "evaluate"
-HELP = "recompute a trained run's metrics, confusion matrix and (with --latency) its classification time"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="a run directory written by knobwise train")
@@ -111,4 +108,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["NAME", "HELP", "add_arguments", "run"]
+__all__ = ["add_arguments", "run"]

@@ -14,8 +14,6 @@ from knobwise.api import load_run
 from knobwise.cli._common import print_json
 from knobwise.run import EXPORT_FORMATS
 
-NAME = "export"
-HELP = "export a trained run to ONNX or TorchScript (normalization inside), verified by running the file"
 _SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 
 

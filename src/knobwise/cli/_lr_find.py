@@ -13,9 +13,6 @@ from knobwise.device import resolve_device
 from knobwise.diagnose import lr_find, plot_lr_find
 from knobwise.models import build_from_layers, resolve_layers
 
-NAME = "lr-find"
-HELP = "learning-rate range test: loss vs. an exponentially rising rate, a plot and a suggested rate"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart)")

@@ -12,9 +12,6 @@ from knobwise.api import load_run
 from knobwise.cli._common import print_json
 from knobwise.run import Prediction
 
-NAME = "predict"
-HELP = "classify image files, folders or .npz arrays with a trained run: class, probability, top-k"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="a run directory written by knobwise train")

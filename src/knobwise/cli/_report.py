@@ -6,9 +6,6 @@ import argparse
 
 from knobwise.cli._common import print_json
 
-NAME = "report"
-HELP = "build the HTML report of a run or a study, or compare several runs side by side"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(

@@ -16,9 +16,6 @@ from rich.table import Table
 from knobwise.cli._common import print_json
 from knobwise.select import TABLE_LOADERS, SelectResult, load_table, select_candidates
 
-NAME = "select"
-HELP = "choose the best candidate (table rows, runs, a study) by one metric subject to constraints"
-
 #: Packages that register table loaders of their own (study folders); imported when present.
 _LOADER_PACKAGES = ("knobwise.tune",)
 
@@ -105,4 +102,4 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.winner is not None else 1
 
 
-__all__ = ["NAME", "HELP", "add_arguments", "run", "load_rows", "TABLE_LOADERS"]
+__all__ = ["add_arguments", "run", "load_rows", "TABLE_LOADERS"]

@@ -31,9 +31,6 @@ from knobwise.models import (
 )
 from knobwise.models._layers import check_input_shape
 
-NAME = "summary"
-HELP = "Show a model's layers: output shapes, parameters, size and depth."
-
 #: Input shapes of the built-in datasets, (C, H, W).
 DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
     "digits": (1, 8, 8),

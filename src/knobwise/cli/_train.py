@@ -12,9 +12,6 @@ from knobwise.cli._common import add_overrides, print_json
 from knobwise.errors import ConfigError
 from knobwise.objective import SPLITS
 
-NAME = "train"
-HELP = "train a model from a YAML config (no config: the built-in digits quickstart) into a run directory"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(

@@ -28,9 +28,6 @@ from knobwise.tune._run import TuneRequest, run_study, study_dir_of
 from knobwise.tune._study import read_settings
 from knobwise.tune._workers import STORAGE_ENV
 
-NAME = "tune"
-HELP = "hyperparameter search over a space of config values (Optuna): samplers, pruning, parallel workers"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart)")

@@ -1,0 +1,31 @@
+"""The entry point: every registered command loads, and ``knobwise --help`` imports none of them."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+from knobwise.cli import COMMANDS, build_parser
+
+
+def test_every_command_module_has_arguments_and_run() -> None:
+    for name, (modname, text) in COMMANDS.items():
+        mod = importlib.import_module(modname)
+        assert callable(mod.add_arguments) and callable(mod.run), name
+        assert text and not text.endswith("."), name
+    parser = build_parser()
+    assert parser.parse_args(["summary", "lenet5"]).command == "summary"
+
+
+def test_help_lists_every_command_without_importing_torch() -> None:
+    code = (
+        "import sys; from knobwise.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'numpy', 'matplotlib', 'optuna', 'pydantic')\n"
+        "print('LOADED', [m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "LOADED []" in out
+    for name in COMMANDS:
+        assert name in out
