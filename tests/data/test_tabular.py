@@ -104,7 +104,8 @@ def test_missing_values_error_by_default_or_imputed(tmp_path: Path) -> None:
     path = _patients(tmp_path, missing=True)
     with pytest.raises(
         DataError,
-        match=r"data\.missing is 'error' and column 'income' has 12 missing value\(s\) \(first: patients\.csv:5\); set data\.missing: impute",
+        match=r"data\.missing is 'error' and column 'income' has 12 missing value\(s\) "
+        r"\(first: patients\.csv:5\); set data\.missing: impute",
     ):
         prepare_data(_cfg(path), seed=0)
     data = prepare_data(_cfg(path, missing="impute"), seed=0)
@@ -136,7 +137,8 @@ def test_tabular_inputs_name_missing_required_columns(tmp_path: Path) -> None:
     bad = _write(tmp_path / "new.csv", [[40, "yes"]], header=["age", "smoker"])
     with pytest.raises(
         DataError,
-        match=r"'income', 'region': required columns missing \(the model was trained on age, income, smoker, region\)",
+        match=r"'income', 'region': required columns missing "
+        r"\(the model was trained on age, income, smoker, region\)",
     ):
         tabular_inputs(bad, data.to_dict())
     with pytest.raises(DataError, match=r"not trained on tabular data"):
@@ -185,7 +187,8 @@ def test_parquet_source(tmp_path: Path) -> None:
         (
             {"attributes": {"exclude": ["id", "sex"]}},
             DataError,
-            r"column 'smoker' has the non-numeric value '(yes|no)' \(patients\.csv:2\); list it in data\.attributes\.categorical",
+            r"column 'smoker' has the non-numeric value '(yes|no)' \(patients\.csv:2\); "
+            r"list it in data\.attributes\.categorical",
         ),
         (
             {"attributes": {"exclude": ["sexx"]}},
@@ -223,7 +226,8 @@ def test_bad_tabular_input(
     [
         (
             ["data.attributes={weights: {age: 0}}"],
-            r"data\.attributes\.weights\.age must be > 0, got 0; to keep an attribute out entirely, list it in data\.attributes\.exclude",
+            r"data\.attributes\.weights\.age must be > 0, got 0; "
+            r"to keep an attribute out entirely, list it in data\.attributes\.exclude",
         ),
         (
             ["data.attributes={exclude: [sex], weights: {sex: 0.5}}"],
