@@ -6,7 +6,14 @@ import argparse
 from typing import Any
 
 from knobwise.cli._common import print_json
-from knobwise.diagnose import analyze_errors, export_errors, run_predictions, tag_shares
+from knobwise.diagnose import (
+    analyze_errors,
+    attribute_lines,
+    export_errors,
+    run_attribute_analysis,
+    run_predictions,
+    tag_shares,
+)
 from knobwise.errors import ConfigError
 
 NAME = "errors"
@@ -138,6 +145,8 @@ def _print(out: dict[str, Any]) -> None:
             print(f"  {r['rank']:>3}. {name}: {looks} (score {r['score']:.3f})")
     if "leakage" in out:
         print(out["leakage"]["summary"])
+    if "attributes" in out:  # tabular runs
+        print("\n".join(attribute_lines(out["attributes"])))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
         "split": args.split,
         "analysis": analyze_errors(preds, classes, top=args.top),
     }
+    attrs = run_attribute_analysis(args.run, args.split, out["analysis"])
+    if attrs is not None:
+        out["attributes"] = attrs
     if args.tags:
         out["tags"] = tag_shares(preds, classes, args.tags)
     if args.export:

@@ -30,11 +30,13 @@ from knobwise.data._source import SOURCES, Source, default_root, list_sources, l
 from knobwise.data._sources_multi import load_sources
 from knobwise.data._split import LIMIT_SEED, SplitPlan, class_counts, plan_splits, stratified_subset
 from knobwise.data._tabular import TabularEncoder, read_table, tabular_inputs
+from knobwise.data._tabular_sources import TABULAR_DATASETS
 from knobwise.data._tta import predict_tta, tta_views
 
 __all__ = [
     "AugmentPipeline",
     "ClassSampler",
+    "TABULAR_DATASETS",
     "TabularEncoder",
     "TrainingKnobs",
     "read_table",

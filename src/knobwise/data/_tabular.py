@@ -238,6 +238,37 @@ class TabularEncoder:
                 parts.append(onehot)
         return np.concatenate(parts, axis=1).astype(np.float32) if parts else np.zeros((n, 0), np.float32)
 
+    def decode(self, x: np.ndarray, normalizer: Normalizer | None = None) -> list[dict[str, Any]]:
+        """Attribute rows ``{attribute: value}`` of inputs ``x`` ``(N, F[, 1, 1])``, normalized by
+        ``normalizer`` when given (its inverse is applied). A categorical attribute shows its
+        category (``?`` when the record's category was never seen in training); an imputed value
+        shows as imputed.
+        """
+        z = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        if normalizer is not None:
+            z = z * np.asarray(normalizer.scale)[None] + np.asarray(normalizer.shift)[None]
+        rows: list[dict[str, Any]] = [{} for _ in range(len(z))]
+        j = 0
+        for a in self.attributes:
+            width = len(a.features)
+            block = z[:, j : j + width]
+            for i, row in enumerate(rows):
+                if a.kind == "numeric":
+                    row[a.name] = float(f"{block[i, 0]:.6g}")
+                else:
+                    hot = block[i] > 0.5
+                    row[a.name] = a.categories[int(np.argmax(block[i]))] if hot.any() else "?"
+            j += width
+        return rows
+
+    def groups(self) -> list[tuple[str, list[int]]]:
+        """(attribute, its input columns): one column for a numeric attribute, one per category."""
+        out, j = [], 0
+        for a in self.attributes:
+            out.append((a.name, list(range(j, j + len(a.features)))))
+            j += len(a.features)
+        return out
+
     def describe(self) -> list[str]:
         """Lines for the log: attributes used (with weights), categorical, excluded, missing policy."""
         used = ", ".join(

@@ -19,7 +19,10 @@ from knobwise.data._tabular import Columns, is_missing, read_table
 from knobwise.errors import DataError
 from knobwise.registry import closest
 
-__all__ = ["table_source", "load_csv", "load_parquet", "load_breast_cancer", "load_wine"]
+__all__ = ["TABULAR_DATASETS", "table_source", "load_csv", "load_parquet", "load_breast_cancer", "load_wine"]
+
+#: The registered sources whose examples are records of attributes (not images).
+TABULAR_DATASETS = ("csv", "parquet", "breast_cancer", "wine")
 
 
 def _class_order(texts: list[str]) -> list[str]:

@@ -11,6 +11,12 @@ Example:
     ('high bias', 'bigger network')
 """
 
+from knobwise.diagnose._attributes import (
+    attribute_examples,
+    attribute_lines,
+    permutation_importance,
+    run_attribute_analysis,
+)
 from knobwise.diagnose._curves import CurveFinding, diagnose_curves, read_history
 from knobwise.diagnose._decompose import GAP_KEYS, Decomposition, check_error, decompose
 from knobwise.diagnose._errors import DEFAULT_TAGS, EXPORT_FIELDS, analyze_errors, export_errors, tag_shares
@@ -48,6 +54,10 @@ __all__ = [
     "LabelIssues",
     "LeakageReport",
     "analyze_errors",
+    "attribute_examples",
+    "attribute_lines",
+    "permutation_importance",
+    "run_attribute_analysis",
     "check_error",
     "cluster_disagreement",
     "confident_learning",

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from knobwise.report import _diagnosis, _examples, _plots
+from knobwise.report import _diagnosis, _examples, _plots, _tabular
 from knobwise.report._figures import ReportFigure
 from knobwise.report._render import render_page
 from knobwise.report._sections import Mark, RunArtifacts, Section, Table, fmt
@@ -159,7 +159,11 @@ def _class_report(m: dict[str, Any], cm: np.ndarray, classes: list[str], split: 
 
 
 def _evidence(
-    art: RunArtifacts, preds: dict[str, _examples.SplitPredictions], data: Any, why: str | None
+    art: RunArtifacts,
+    preds: dict[str, _examples.SplitPredictions],
+    data: Any,
+    why: str | None,
+    order: list[str] | None = None,
 ) -> list[Section]:
     cm_sec = Section("confusion", "Confusion matrix and classification report")
     ex_sec = Section("examples", "Misclassified and lowest-confidence examples")
@@ -176,8 +180,13 @@ def _evidence(
                 _plots.confusion_heatmaps(cm, classes or [str(i) for i in range(len(cm))], split)
             )
             cm_sec.tables.append(_class_report(m or {}, cm, classes, split))
-        if p is None or data is None or split not in data.splits or ex_sec.figures:
+        if p is None or data is None or split not in data.splits or ex_sec.figures or ex_sec.tables:
             continue  # example grids for the first split that has them (dev, where decisions are made)
+        if getattr(data, "tabular", None) is not None:  # records: attribute tables, not image grids
+            n_wrong = int((p.true != p.pred).sum())
+            ex_sec.paragraphs.append(f"{split}: {n_wrong} of {len(p.true)} records misclassified.")
+            ex_sec.tables.extend(_tabular.example_tables(data, split, p, classes, order))
+            continue
         grid, n_wrong = _examples.mistakes_grid(data, split, p, classes)
         ex_sec.paragraphs.append(f"{split}: {n_wrong} of {len(p.true)} examples misclassified.")
         for fig in (grid, _examples.low_confidence_grid(data, split, p, classes)):
@@ -185,9 +194,16 @@ def _evidence(
                 ex_sec.figures.append(fig)
     if not cm_sec.figures:
         cm_sec.note(f"no confusion matrix: {why or 'no dev or test predictions in this run'}")
-    if not ex_sec.figures:
+    if not ex_sec.figures and not ex_sec.tables:
         ex_sec.note(f"no example images: {why or 'no dev or test predictions or images for this run'}")
     return [cm_sec, ex_sec]
+
+
+def _input_text(model_json: dict[str, Any], shape: list[int]) -> str:
+    tab = (model_json.get("data") or {}).get("tabular")
+    if tab:  # a record of attributes is an F x 1 x 1 input
+        return f"{len(tab['features'])} attribute columns: {', '.join(tab['features'])}"
+    return "x".join(map(str, shape))
 
 
 def _model_summary(art: RunArtifacts) -> Section:
@@ -203,7 +219,7 @@ def _model_summary(art: RunArtifacts) -> Section:
     s.tables.append(Table(["layer", "type", "output shape", "parameters"], rows))
     s.add_items(
         [
-            ("input", "x".join(map(str, shape))),
+            ("input", _input_text(art.model_json, shape)),
             ("total parameters", f"{summary.total_params:,}"),
             ("trainable", f"{summary.trainable_params:,}"),
             ("size", f"{summary.size_mb:.3f} MB"),
@@ -251,14 +267,28 @@ def _load_evidence(
     return preds, data, None
 
 
+def _tabular_part(art: RunArtifacts, data: Any, model: Any) -> tuple[Section, list[str] | None] | None:
+    """The attributes section of a tabular run (None for images), loading the model if needed."""
+    tab = (art.model_json.get("data") or {}).get("tabular")
+    if not tab:
+        return None
+    if model is None and (art.root / "model.safetensors").is_file():
+        from knobwise.experiment import load_trained
+
+        model, _ = load_trained(art.root)
+    return _tabular.attributes_section(tab, data, model)
+
+
 def run_sections(art: RunArtifacts, data: Any = None, model: Any = None) -> list[Section]:
     """Every section of a run report, in order."""
     preds, data, why = _load_evidence(art, data, model)
+    tabular = _tabular_part(art, data, model)
     return [
         _objective(art),
         _metrics(art),
         _curves(art),
-        *_evidence(art, preds, data, why),
+        *_evidence(art, preds, data, why, tabular[1] if tabular else None),
+        *([tabular[0]] if tabular else []),
         _diagnosis.diagnosis_section(art.root),
         _diagnosis.error_analysis_section(art.root),
         _diagnosis.label_issues_section(art.root),
