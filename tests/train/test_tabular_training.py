@@ -3,6 +3,8 @@ never reaches the model, ``train.batch_size: full``, and the options L-BFGS refu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ import torch
 from knobwise.config import OptimizerConfig, TrainConfig, load_config
 from knobwise.data import prepare_data, tabular_inputs
 from knobwise.data._tabular_sources import load_breast_cancer
-from knobwise.errors import ConfigError
+from knobwise.errors import ConfigError, TrainingError
 from knobwise.models import build_model
 from knobwise.train import Trainer, create_optimizer, predict_logits
 from knobwise.train._checkpoint import pack_optimizer, unpack_optimizer
@@ -137,3 +139,39 @@ def test_lbfgs_state_survives_a_checkpoint() -> None:
     assert len(b["old_dirs"]) == len(a["old_dirs"]) > 0
     assert all(torch.equal(x, y) for x, y in zip(a["old_dirs"], b["old_dirs"], strict=True))
     assert b["n_iter"] == a["n_iter"]
+
+
+def test_lbfgs_run_resumed_from_a_checkpoint_replays_exactly(tmp_path: Path) -> None:
+    sets = ["data.dataset=wine", "model={name: mlp, hidden: [8]}", "train.threads=1", "train.l2=1.0"]
+    sets += [
+        "train.optimizer={name: lbfgs, lr: 1.0, history_size: 5, max_iter: 5, line_search: strong_wolfe}"
+    ]
+    sets += ["train.batch_size=full", "train.schedule=constant"]  # cosine would depend on the epochs
+
+    def trainer(epochs: int, ckpt: Path | None) -> Trainer:
+        cfg = load_config(None, [*sets, f"train.epochs={epochs}"])
+        data = prepare_data(cfg.data, seed=0)
+        torch.manual_seed(0)
+        model = build_model(cfg.model, data.input_shape, data.num_classes)
+        return Trainer(model, data, cfg.train, seed=0, quiet=True, checkpoint_dir=ckpt)
+
+    whole = trainer(3, None)
+    whole.fit()
+    trainer(2, tmp_path / "ckpt").fit()
+    resumed = trainer(3, tmp_path / "ckpt")
+    resumed.load_checkpoint(tmp_path / "ckpt")
+    assert resumed.epoch == 2
+    resumed.fit()
+    for key, value in whole.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+
+
+def test_lbfgs_zero_step_is_a_training_error() -> None:
+    cfg = load_config(None, [*BASE, *LBFGS, "train.schedule=constant", "train.epochs=1"])
+    data = prepare_data(cfg.data, seed=0)
+    model = build_model(cfg.model, data.input_shape, data.num_classes)
+    trainer = Trainer(model, data, cfg.train, seed=0, quiet=True)
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = 0.0  # what a finished cosine schedule leaves behind
+    with pytest.raises(TrainingError, match=r"lbfgs: the line search collapsed to a zero-length step"):
+        trainer.fit()

@@ -248,7 +248,17 @@ class Trainer:
                 first.extend((loss.detach(), logits.detach()))
             return loss
 
-        self.optimizer.step(closure)  # type: ignore[arg-type]
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        why = (
+            f"lbfgs: the line search collapsed to a zero-length step (learning rate now {lr:g}); keep "
+            "train.optimizer.lr > 0 (a schedule such as cosine ends at 0), or use line_search: none"
+        )
+        if lr <= 0:  # torch's strong-Wolfe interpolation divides by the step length
+            raise TrainingError(why)
+        try:
+            self.optimizer.step(closure)  # type: ignore[arg-type]
+        except ZeroDivisionError as exc:  # a bracket that shrank to nothing
+            raise TrainingError(why) from exc
         self._after_backward(step)  # the gradients of the last evaluation
         return first[0], first[1]
 
