@@ -22,12 +22,21 @@ BASE = [
     "model={name: mlp, hidden: [64, 32], activation: relu}",
     "train.threads=1",
 ]
-SGD = ["train.optimizer={name: sgd, lr: 0.05, momentum: 0.9}", "train.batch_size=32", "train.epochs=20"]
+# Measured test accuracy on seeds 0-3 (85 test records): sgd 97.6, 97.6, 100, 98.8;
+# lbfgs 97.6, 98.8, 100, 98.8. Seed 0 is tested: the L2 term keeps two records of margin above 95%.
+SGD = [
+    "train.optimizer={name: sgd, lr: 0.05, momentum: 0.9}",
+    "train.batch_size=32",
+    "train.epochs=20",
+    "train.schedule=constant",
+    "train.l2=10.0",
+]
 LBFGS = [
     "train.optimizer={name: lbfgs, lr: 1.0, history_size: 10, line_search: strong_wolfe}",
     "train.epochs=10",
-    "train.l2=4.0",
+    "train.l2=10.0",
     "train.batch_size=full",
+    "train.schedule=constant",
 ]
 
 
@@ -167,7 +176,7 @@ def test_lbfgs_run_resumed_from_a_checkpoint_replays_exactly(tmp_path: Path) -> 
 
 
 def test_lbfgs_zero_step_is_a_training_error() -> None:
-    cfg = load_config(None, [*BASE, *LBFGS, "train.schedule=constant", "train.epochs=1"])
+    cfg = load_config(None, [*BASE, *LBFGS, "train.epochs=1"])
     data = prepare_data(cfg.data, seed=0)
     model = build_model(cfg.model, data.input_shape, data.num_classes)
     trainer = Trainer(model, data, cfg.train, seed=0, quiet=True)
