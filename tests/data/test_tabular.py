@@ -254,3 +254,11 @@ def test_bad_csv_files(tmp_path: Path) -> None:
         prepare_data(DataConfig(dataset="csv", root=str(nolabel), target="y"), seed=0)
     with pytest.raises(DataError, match=r"csv: no file at .*absent\.csv; set data\.root to a \.csv file"):
         prepare_data(DataConfig(dataset="csv", root=str(tmp_path / "absent.csv"), target="y"), seed=0)
+
+
+def test_tabular_data_is_not_a_multi_source_member() -> None:
+    cfg = DataConfig.model_validate(
+        {"sources": [{"name": "a", "dataset": "wine"}, {"name": "b", "dataset": "digits"}]}
+    )
+    with pytest.raises(DataError, match=r"data\.sources: a is tabular data \(wine\)"):
+        prepare_data(cfg, seed=0)

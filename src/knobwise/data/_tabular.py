@@ -345,7 +345,7 @@ def encode_source(
 ) -> tuple[Source, TabularEncoder, Normalizer]:
     """Fit the encoder and the per-attribute normalizer on the rows ``train`` of a tabular source
     and return the source with its records encoded as ``x`` ``(N, F, 1, 1)``."""
-    for key, value in (("augment", cfg.augment), ("expand", cfg.expand), ("sources", cfg.sources)):
+    for key, value in (("augment", cfg.augment), ("expand", cfg.expand)):
         if value:
             raise ConfigError(
                 f"data.{key} applies to images; {cfg.dataset} is tabular data: remove data.{key}"
