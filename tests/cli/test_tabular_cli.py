@@ -13,6 +13,10 @@ import pytest
 import yaml
 
 from knobwise.cli import main
+from knobwise.data import tabular_inputs
+from knobwise.experiment import load_trained
+from knobwise.metrics import load_predictions
+from knobwise.train import predict_logits
 
 
 def _csv(path: Path, n: int = 160, gap: int | None = None) -> Path:
@@ -84,6 +88,12 @@ def test_csv_run_errors_report_summary(tmp_path: Path, capsys: pytest.CaptureFix
 
     assert main(["summary", str(run), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["inputs"] == tab["features"]
+
+    # prediction on new records: the same file through the saved encoding gives the saved predictions
+    model, _ = load_trained(run)
+    pred = predict_logits(model, tabular_inputs(tmp_path / "p.csv", meta["data"])).argmax(1).numpy()
+    dev = load_predictions(run / "predictions.npz")["dev"]
+    assert np.array_equal(pred[dev.index], dev.pred)
 
 
 def _bad(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
