@@ -42,7 +42,7 @@ def test_schema_paths_lists_leaves() -> None:
         (["train.epoch=3"], r"train\.epoch: unknown key; did you mean 'train\.epochs'"),
         (["train.optimizer.lr=-0.1"], r"train\.optimizer\.lr must be greater than 0, got -0\.1"),
         (["train.optimizer.lr=0"], r"train\.optimizer\.lr must be greater than 0, got 0"),
-        (["train.batch_size=0"], r"train\.batch_size must be greater than or equal to 1, got 0"),
+        (["train.batch_size=0"], r"train\.batch_size must be an integer >= 1 or .full., got 0"),
         (["train.epochs=0"], r"train\.epochs must be greater than or equal to 1, got 0"),
         (["data.split.train=0.5"], r"data\.split fractions train \+ dev \+ test must sum to 1, got 0\.5"),
         (

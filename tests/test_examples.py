@@ -31,7 +31,7 @@ def test_example_trains_one_short_epoch(path: Path, tmp_path: Path, data_dir: Pa
     args = ["train", str(path), "--out", str(out), "--quiet", "--set", "train.epochs=1"]
     if cfg.data.dataset != "digits":
         args += ["--set", "data.limit=200", "--set", "data.test_limit=100"]
-    if cfg.train.batch_size > 64:
+    if cfg.train.batch_size != "full" and cfg.train.batch_size > 64:
         args += ["--set", "train.batch_size=64"]
     if cfg.model.pretrained is not None:  # a transfer-learning example: first a source run of its net
         source = tmp_path / "source"

@@ -104,7 +104,7 @@ def _bad(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]) ->
         (["--set", "train.schedule.name=cosin"], r"unknown schedule 'cosin'; did you mean 'cosine'"),
         (["--set", "train.optimizer.lr=0"], r"train\.optimizer\.lr must be greater than 0, got 0"),
         (["--set", "train.optimizer.lr=-0.1"], r"train\.optimizer\.lr must be greater than 0, got -0\.1"),
-        (["--set", "train.batch_size=0"], r"train\.batch_size must be greater than or equal to 1, got 0"),
+        (["--set", "train.batch_size=0"], r"train\.batch_size must be an integer >= 1 or .full., got 0"),
         (["--set", "train.epochs=0"], r"train\.epochs must be greater than or equal to 1, got 0"),
         (["--set", "data.split.dev=0.3"], r"data\.split fractions train \+ dev \+ test must sum to 1"),
         (["--set", "data.dataset=mnist", "--set", "data.root=/nonexistent/mnist"], r"/nonexistent/mnist"),

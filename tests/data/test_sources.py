@@ -18,7 +18,9 @@ from knobwise.errors import ConfigError, DataError
 
 
 def test_registry_lists_all_sources() -> None:
-    assert list_sources() == ["arrays", "cifar10", "digits", "folder", "mnist"]
+    assert list_sources() == sorted(
+        ["arrays", "cifar10", "digits", "folder", "mnist", "csv", "parquet", "breast_cancer", "wine"]
+    )
     with pytest.raises(ConfigError, match="did you mean 'mnist'"):
         load_source(DataConfig(dataset="mnits"))
 

@@ -173,3 +173,12 @@ def test_digits_cnn_quickstart_reaches_95_percent() -> None:
     model.eval()
     with torch.no_grad():
         assert (model(xte).argmax(1) == yte).float().mean().item() >= 0.95
+
+
+def test_zoo_options_beside_the_name() -> None:
+    cfg = ModelConfig.model_validate({"name": "mlp", "hidden": [64, 32], "activation": "relu"})
+    assert cfg.options == {"hidden": [64, 32], "activation": "relu"}
+    with pytest.raises(
+        ConfigError, match=r"model\.options\.hiden: unknown option of mlp; did you mean 'hidden'"
+    ):
+        resolve_layers(ModelConfig.model_validate({"name": "mlp", "hiden": [3]}), 3)

@@ -31,10 +31,15 @@ def _param() -> torch.nn.Parameter:
 def test_every_optimizer_steps(name: str) -> None:
     w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
     opt = create_optimizer(OptimizerConfig(name=name, lr=0.1), [w])
-    for _ in range(3):
+
+    def closure() -> torch.Tensor:  # every optimizer accepts one; L-BFGS needs it
         opt.zero_grad()
-        (w**2).sum().backward()
-        opt.step()
+        loss = (w**2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
     assert torch.all(w.abs() < torch.tensor([1.0, 2.0]))
 
 

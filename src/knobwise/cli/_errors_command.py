@@ -8,7 +8,7 @@ from typing import Any
 from knobwise.api import Run, load_run
 from knobwise.cli._common import print_json
 from knobwise.data import find_leakage
-from knobwise.diagnose import export_errors, tag_shares
+from knobwise.diagnose import attribute_lines, export_errors, run_attribute_analysis, tag_shares
 from knobwise.errors import ConfigError
 
 
@@ -110,6 +110,8 @@ def _print(out: dict[str, Any]) -> None:
             print(f"  {r['rank']:>3}. {name}: {looks} (score {r['score']:.3f})")
     if "leakage" in out:
         print(out["leakage"]["summary"])
+    if "attributes" in out:  # tabular runs
+        print("\n".join(attribute_lines(out["attributes"])))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
         "split": args.split,
         "analysis": run_.errors(args.split, top=args.top),
     }
+    attrs = run_attribute_analysis(run_, args.split, out["analysis"])
+    if attrs is not None:
+        out["attributes"] = attrs
     if args.tags:
         out["tags"] = tag_shares(preds, classes, args.tags)
     if args.export:

@@ -21,6 +21,7 @@ import torch
 
 from knobwise.cli._common import print_json
 from knobwise.config import ModelConfig, load_config
+from knobwise.data import TABULAR_DATASETS
 from knobwise.errors import ConfigError, RunError
 from knobwise.models import (
     build_from_layers,
@@ -67,7 +68,11 @@ def parse_input(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
-def _from_run(run_dir: Path, shape: tuple[int, int, int] | None) -> tuple[Any, tuple[int, int, int]]:
+#: The input columns of a tabular model (attribute names, ``name=category`` for one-hot columns).
+Inputs = list[str] | None
+
+
+def _from_run(run_dir: Path, shape: tuple[int, int, int] | None) -> tuple[Any, tuple[int, int, int], Inputs]:
     path = run_dir / "model.json"
     if not path.is_file():
         raise RunError(f"{run_dir}: not a run directory (no model.json)")
@@ -77,29 +82,40 @@ def _from_run(run_dir: Path, shape: tuple[int, int, int] | None) -> tuple[Any, t
     except (ValueError, KeyError, TypeError) as exc:
         raise RunError(f"{path}: unreadable model description ({exc})") from None
     shape = shape or saved
-    return build_from_layers(layers, shape), shape
+    tab = (meta.get("data") or {}).get("tabular") or {}
+    with torch.device("meta"):  # shapes and counts need no values: VGG-16 summarizes instantly
+        return build_from_layers(layers, shape), shape, tab.get("features")
 
 
 def _from_config(
     path: str, shape: tuple[int, int, int] | None, classes: int
-) -> tuple[Any, tuple[int, int, int]]:
+) -> tuple[Any, tuple[int, int, int], Inputs]:
     cfg = load_config(path)
+    if shape is None and cfg.data.dataset in TABULAR_DATASETS:
+        from knobwise.data import prepare_data  # a table's inputs and classes come from its columns
+
+        data = prepare_data(cfg.data, seed=cfg.seed)
+        features = data.tabular.features if data.tabular is not None else None
+        with torch.device("meta"):
+            return build_model(cfg.model, data.input_shape, data.num_classes), data.input_shape, features
     if shape is None:
         shape = DATASET_SHAPES.get(cfg.data.dataset)
     if shape is None:
         raise ConfigError(
             f"{path}: the input shape of dataset {cfg.data.dataset!r} is not known here; give --input CxHxW"
         )
-    return build_model(cfg.model, shape, classes), shape
+    with torch.device("meta"):
+        return build_model(cfg.model, shape, classes), shape, None
 
 
 def _from_zoo(
     name: str, shape: tuple[int, int, int] | None, classes: int
-) -> tuple[Any, tuple[int, int, int]]:
+) -> tuple[Any, tuple[int, int, int], Inputs]:
     shape = shape or default_input_shape(name)
     if shape is None:
         raise ConfigError(f"model {name!r} declares no natural input shape; give --input CxHxW")
-    return build_model(ModelConfig(name=name), shape, classes), shape
+    with torch.device("meta"):
+        return build_model(ModelConfig(name=name), shape, classes), shape, None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,22 +124,24 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--classes must be >= 1, got {args.classes}")
     classes = 10 if args.classes is None else args.classes
     target: str = args.target
-    # Shapes and counts need no values: a model on the meta device summarizes VGG-16 instantly.
-    with torch.device("meta"):
-        if target.endswith((".yaml", ".yml")):
-            model, shape = _from_config(target, shape, classes)
-        elif Path(target).is_dir():
-            model, shape = _from_run(Path(target), shape)
-        else:
-            if args.classes is None:  # the ImageNet nets default to their 1000 classes
-                classes = default_num_classes(target) or classes
-            model, shape = _from_zoo(target, shape, classes)
-        summary = summarize(model, shape)
+    if target.endswith((".yaml", ".yml")):
+        model, shape, inputs = _from_config(target, shape, classes)
+    elif Path(target).is_dir():
+        model, shape, inputs = _from_run(Path(target), shape)
+    else:
+        if args.classes is None:  # the ImageNet nets default to their 1000 classes
+            classes = default_num_classes(target) or classes
+        model, shape, inputs = _from_zoo(target, shape, classes)
+    summary = summarize(model, shape)
     if args.json:
-        print_json(summary.to_dict())
+        print_json({**summary.to_dict(), **({"inputs": inputs} if inputs else {})})
         return 0
     from rich.console import Console
 
-    title = f"{target}  (input {'x'.join(str(s) for s in shape)})"
+    if inputs:  # a tabular model's input layer: the attribute columns it reads
+        title = f"{target}  (input: {len(inputs)} attribute columns)"
+        Console().print(f"inputs ({len(inputs)}): " + ", ".join(inputs), highlight=False)
+    else:
+        title = f"{target}  (input {'x'.join(str(s) for s in shape)})"
     Console().print(summary.render(title=title))
     return 0

@@ -29,6 +29,7 @@ from knobwise.config._load import (
     validate_path,
 )
 from knobwise.config._model import LayerSpec, ModelConfig
+from knobwise.config._tabular import AttributesConfig
 from knobwise.config._track import MlflowConfig, TensorBoardConfig, TrackConfig
 from knobwise.config._train import (
     EarlyStoppingConfig,
@@ -40,6 +41,7 @@ from knobwise.config._train import (
 )
 
 __all__ = [
+    "AttributesConfig",
     "AugmentConfig",
     "BalanceConfig",
     "ExpandConfig",

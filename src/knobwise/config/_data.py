@@ -14,6 +14,7 @@ from knobwise.config._augment import (
     SourceConfig,
 )
 from knobwise.config._base import Section
+from knobwise.config._tabular import AttributesConfig
 from knobwise.registry import closest
 
 
@@ -85,6 +86,13 @@ class DataConfig(Section):
     )
     sample_weight: SampleWeightConfig | None = Field(None, description="per-example weights in the cost")
     sources: list[SourceConfig] | None = Field(None, description="a dataset made of several tagged sources")
+    target: str | None = Field(None, description="tabular data: the column holding the class")
+    attributes: AttributesConfig | None = Field(
+        None, description="tabular data: exclude, weights, categorical (see the README, Tabular data)"
+    )
+    missing: Literal["error", "impute"] = Field(
+        "error", description="tabular data: missing values are an error, or imputed with train statistics"
+    )
 
     @model_validator(mode="after")
     def _check_sources(self) -> DataConfig:

@@ -34,6 +34,18 @@ class ModelConfig(Section):
             raise ValueError("model.freeze must be none, backbone or a non-empty list of layer-name prefixes")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _options_shorthand(cls, v: Any) -> Any:
+        # `{name: mlp, hidden: [64, 32]}` is short for `{name: mlp, options: {hidden: [64, 32]}}`:
+        # a zoo model's own keys sit beside its name (the zoo factory checks them).
+        if isinstance(v, dict) and v.get("name") is not None:
+            extra = {k: x for k, x in v.items() if k not in cls.model_fields}
+            if extra:
+                rest = {k: x for k, x in v.items() if k in cls.model_fields}
+                return {**rest, "options": {**(v.get("options") or {}), **extra}}
+        return v
+
     @model_validator(mode="after")
     def _one_of(self) -> ModelConfig:
         if self.name is None and not self.layers:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from knobwise.config._base import Section
 
@@ -29,6 +29,15 @@ class OptimizerConfig(Section):
     alpha: float | None = Field(None, gt=0.0, lt=1.0)
     centered: bool | None = None
     amsgrad: bool | None = None
+    history_size: int | None = Field(
+        None, ge=1, description="lbfgs: curvature pairs kept (torch default 100)"
+    )
+    max_iter: int | None = Field(None, ge=1, description="lbfgs: iterations per step (torch default 20)")
+    line_search: Literal["strong_wolfe", "none"] | None = Field(
+        None, description="lbfgs: strong_wolfe line search, or none (a fixed step lr)"
+    )
+    tolerance_grad: float | None = Field(None, gt=0.0, description="lbfgs: stop a step below this gradient")
+    tolerance_change: float | None = Field(None, gt=0.0, description="lbfgs: stop a step below this change")
 
 
 class ScheduleConfig(Section):
@@ -102,7 +111,9 @@ class TrainConfig(Section):
     """How the model is fitted."""
 
     epochs: int = Field(10, ge=1)
-    batch_size: int = Field(128, ge=1)
+    batch_size: int | Literal["full"] = Field(
+        128, description="examples per step (>= 1), or full: the whole training set as one batch"
+    )
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig | None = None
     loss: LossConfig = Field(default_factory=LossConfig)
@@ -124,6 +135,35 @@ class TrainConfig(Section):
     deterministic: bool = False
     threads: int | None = Field(None, ge=1)
     fine_tune: FineTuneConfig | None = Field(None, description="discriminative learning rate, unfreezing")
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size(cls, v: Any) -> Any:
+        if v == "full":
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"train.batch_size must be an integer >= 1 or 'full', got {v!r}")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lbfgs_full_batch(cls, v: Any) -> Any:
+        # L-BFGS is a full-batch method: its line search and curvature pairs assume the same
+        # objective at every iteration, so it gets the whole training set unless told otherwise.
+        if isinstance(v, dict) and "batch_size" not in v:
+            opt = v.get("optimizer")
+            name = opt.get("name") if isinstance(opt, dict) else getattr(opt, "name", None)
+            if name == "lbfgs":
+                return {**v, "batch_size": "full"}
+        return v
+
+    def batch_for(self, n: int) -> int:
+        """The batch size for a training set of ``n`` examples (``full`` is ``n``).
+
+        >>> TrainConfig(batch_size="full").batch_for(569), TrainConfig(batch_size=32).batch_for(569)
+        (569, 32)
+        """
+        return max(1, n) if self.batch_size == "full" else int(self.batch_size)
 
     @field_validator("loss", mode="before")
     @classmethod

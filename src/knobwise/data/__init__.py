@@ -12,7 +12,7 @@ Example:
 """
 
 # Importing the source modules registers them in SOURCES.
-from knobwise.data import _arrays, _cifar10, _digits, _folder, _mnist  # noqa: F401
+from knobwise.data import _arrays, _cifar10, _digits, _folder, _mnist, _tabular_sources  # noqa: F401
 
 # The data knobs (issue 3): augmentation, expansion, balance, weights, multi-source, TTA.
 from knobwise.data._augment import AugmentPipeline, affine_matrices, fill_values, warp
@@ -30,13 +30,19 @@ from knobwise.data._prepare import PreparedData, SplitData, prepare_data
 from knobwise.data._source import SOURCES, Source, default_root, list_sources, load_source, register_source
 from knobwise.data._sources_multi import load_sources
 from knobwise.data._split import LIMIT_SEED, SplitPlan, class_counts, plan_splits, stratified_subset
+from knobwise.data._tabular import TabularEncoder, read_table, tabular_inputs
+from knobwise.data._tabular_sources import TABULAR_DATASETS
 from knobwise.data._training_knobs import TrainingKnobs, training_knobs
 from knobwise.data._tta import predict_tta, tta_views
 
 __all__ = [
     "AugmentPipeline",
     "ClassSampler",
+    "TABULAR_DATASETS",
+    "TabularEncoder",
     "TrainingKnobs",
+    "read_table",
+    "tabular_inputs",
     "affine_matrices",
     "balanced_weights",
     "decode_image",

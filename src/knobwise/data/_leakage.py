@@ -47,6 +47,7 @@ class LeakageReport:
     checked: dict[str, int] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    kind: str = "images"  # what the examples are: "records" for tabular data
 
     def summary(self) -> str:
         """One line for the training log."""
@@ -61,7 +62,7 @@ class LeakageReport:
             where += "; near check on a sample: " + ", ".join(sampled)
         return (
             f"leakage check: {len(self.exact)} exact and {len(self.near)} near-identical copies of "
-            f"training images in other splits ({where}; {self.seconds:.2f} s)"
+            f"training {self.kind} in other splits ({where}; {self.seconds:.2f} s)"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def find_leakage(
 ) -> LeakageReport:
     """Training images that reappear, exactly or nearly, in the other splits of ``data``."""
     start = time.perf_counter()
-    report = LeakageReport()
+    report = LeakageReport(kind="records" if getattr(data, "tabular", None) is not None else "images")
     train = data.splits.get("train")
     if train is None or len(train) == 0:
         return report

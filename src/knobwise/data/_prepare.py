@@ -18,6 +18,7 @@ from knobwise.data._cleaning import apply_cleaning
 from knobwise.data._normalize import Normalizer
 from knobwise.data._source import Source, load_source
 from knobwise.data._split import LIMIT_SEED, class_counts, stratified_subset
+from knobwise.data._tabular import TabularEncoder, encode_source
 from knobwise.errors import DataError
 from knobwise.objective import SPLITS
 
@@ -62,6 +63,8 @@ class PreparedData:
     class_counts: dict[str, list[int]]
     warnings: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Tabular data: the encoder fitted on train (attributes, categories, imputation), else None.
+    tabular: TabularEncoder | None = None
 
     @property
     def num_classes(self) -> int:
@@ -70,10 +73,12 @@ class PreparedData:
     def describe(self) -> list[str]:
         """Human-readable lines: dataset, shapes, split sizes and class counts, skips, warnings."""
         c, h, w = self.input_shape
+        shape = f"{c} attribute inputs" if self.tabular is not None else f"input {c}x{h}x{w}"
         lines = [
-            f"dataset {self.dataset}: {self.num_classes} classes, input {c}x{h}x{w}, "
-            f"normalize {self.normalizer.mode}"
+            f"dataset {self.dataset}: {self.num_classes} classes, {shape}, normalize {self.normalizer.mode}"
         ]
+        if self.tabular is not None:
+            lines.extend(f"  {line}" for line in self.tabular.describe())
         for name, split in self.splits.items():
             src = " (own test set)" if split.from_test_set else ""
             counts = " ".join(str(n) for n in self.class_counts[name])
@@ -96,6 +101,7 @@ class PreparedData:
             "normalizer": self.normalizer.to_dict(),
             "splits": {k: len(v) for k, v in self.splits.items()},
             "class_counts": {k: list(v) for k, v in self.class_counts.items()},
+            **({"tabular": self.tabular.to_dict()} if self.tabular is not None else {}),
         }
 
 
@@ -174,9 +180,13 @@ def prepare_data(
         where, src, cleaned = apply_cleaning(cfg, where, src)
         warnings += cleaned
 
+    tabular: TabularEncoder | None = None
+    if src.table is not None:  # records: encode with what the training rows say, then normalize
+        src, tabular, normalizer = encode_source(cfg, src, where["train"][0])
     weights = split_weights(cfg, src, where)
     pixel_max = _pixel_max(src)
-    normalizer = Normalizer.fit(src.x[where["train"][0]], cfg.normalize, pixel_max)
+    if tabular is None:
+        normalizer = Normalizer.fit(src.x[where["train"][0]], cfg.normalize, pixel_max)
     splits: dict[str, SplitData] = {}
     counts: dict[str, list[int]] = {}
     for name, (idx, test_side) in where.items():
@@ -212,4 +222,5 @@ def prepare_data(
         class_counts=counts,
         warnings=warnings,
         meta={**src.meta, "notes": notes},
+        tabular=tabular,
     )

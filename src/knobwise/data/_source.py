@@ -27,6 +27,8 @@ class Source:
         ids, ids_test: per-example identifiers (a file path, or the index in the original files)
             shown in error analysis.
         groups, groups_test: per-example source tag (multi-source datasets), or None.
+        table: tabular sources: the attribute columns (target removed), encoded by ``prepare_data``
+            once the split is known (``x`` is then an ``(N, 0, 1, 1)`` placeholder).
         meta: free-form facts about the load. Keys read by ``prepare_data``: ``pixel_max`` (the
             value that maps to 1.0; default 255 for ``uint8`` images, 1 for floats), ``skipped``
             (counted skips, shown by ``PreparedData.describe``).
@@ -42,6 +44,7 @@ class Source:
     groups: np.ndarray | None = None
     groups_test: np.ndarray | None = None
     meta: dict[str, object] = field(default_factory=dict)
+    table: dict[str, np.ndarray] | None = None
 
 
 SourceLoader = Callable[[DataConfig, Path], Source]

@@ -46,6 +46,11 @@ def load_sources(cfg: DataConfig) -> Source:
             grayscale=s.grayscale if s.grayscale is not None else cfg.grayscale,
         )
         src = load_source(sub)
+        if src.table is not None:
+            raise DataError(
+                f"data.sources: {s.name} is tabular data ({s.dataset}); several tagged sources are for "
+                "images: put the records in one file (a column can tag their source)"
+            )
         pm = float(src.meta.get("pixel_max", 255.0 if src.x.dtype == np.uint8 else 1.0))  # type: ignore[arg-type]
         keep, _ = stratified_subset(src.y, s.limit)
         xs, ys = [src.x[keep]], [src.y[keep]]

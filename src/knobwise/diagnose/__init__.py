@@ -12,6 +12,12 @@ Example:
 """
 
 from knobwise.diagnose._advice import PROBLEMS, Knob, knobs_for, list_problems
+from knobwise.diagnose._attributes import (
+    attribute_examples,
+    attribute_lines,
+    permutation_importance,
+    run_attribute_analysis,
+)
 from knobwise.diagnose._curves import CurveFinding, diagnose_curves, read_history
 from knobwise.diagnose._decompose import GAP_KEYS, Decomposition, check_error, decompose
 from knobwise.diagnose._error_analysis import (
@@ -46,6 +52,10 @@ __all__ = [
     "LRFindResult",
     "LabelIssues",
     "analyze_errors",
+    "attribute_examples",
+    "attribute_lines",
+    "permutation_importance",
+    "run_attribute_analysis",
     "check_error",
     "cluster_disagreement",
     "cluster_majority",

@@ -105,6 +105,11 @@ def lr_find(
         raise ConfigError(f"--min-lr must be > 0 and below --max-lr, got {min_lr:g} and {max_lr:g}")
     if steps < 10:
         raise ConfigError(f"--steps must be >= 10, got {steps}")
+    if cfg.optimizer.name == "lbfgs":
+        raise ConfigError(
+            "train.optimizer.name: lbfgs chooses its own step (line search); the learning-rate range "
+            "test applies to gradient-descent optimizers (sgd, adam, rmsprop, ...)"
+        )
     train = data.splits["train"]
     device = train.x.device
     model.to(device)
@@ -125,7 +130,7 @@ def lr_find(
         for step in range(steps):
             idx: torch.Tensor | None = next(batches, None)
             if idx is None:
-                batches = epoch_batches(len(train), cfg.batch_size, gen, device)
+                batches = epoch_batches(len(train), cfg.batch_for(len(train)), gen, device)
                 idx = next(batches)
             lr = min_lr * factor**step
             for group in opt.param_groups:

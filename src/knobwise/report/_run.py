@@ -20,7 +20,7 @@ import numpy as np
 from knobwise.io import atomic_write_bytes, atomic_write_text
 from knobwise.metrics import Predictions
 from knobwise.models import build_from_layers, summarize
-from knobwise.report import _diagnosis, _examples, _plots
+from knobwise.report import _diagnosis, _examples, _plots, _tabular
 from knobwise.report._figures import ReportFigure
 from knobwise.report._render import render_page
 from knobwise.report._sections import Mark, RunArtifacts, Section, Table, fmt
@@ -158,7 +158,13 @@ def _class_report(m: dict[str, Any], cm: np.ndarray, classes: list[str], split: 
     return Table(["class", "precision", "recall", "f1", "support"], rows, f"Classification report ({split})")
 
 
-def _evidence(art: RunArtifacts, preds: dict[str, Predictions], data: Any, why: str | None) -> list[Section]:
+def _evidence(
+    art: RunArtifacts,
+    preds: dict[str, Predictions],
+    data: Any,
+    why: str | None,
+    order: list[str] | None = None,
+) -> list[Section]:
     cm_sec = Section("confusion", "Confusion matrix and classification report")
     ex_sec = Section("examples", "Misclassified and lowest-confidence examples")
     classes = art.classes
@@ -174,8 +180,13 @@ def _evidence(art: RunArtifacts, preds: dict[str, Predictions], data: Any, why: 
                 _plots.confusion_heatmaps(cm, classes or [str(i) for i in range(len(cm))], split)
             )
             cm_sec.tables.append(_class_report(m or {}, cm, classes, split))
-        if p is None or data is None or split not in data.splits or ex_sec.figures:
+        if p is None or data is None or split not in data.splits or ex_sec.figures or ex_sec.tables:
             continue  # example grids for the first split that has them (dev, where decisions are made)
+        if getattr(data, "tabular", None) is not None:  # records: attribute tables, not image grids
+            n_wrong = int((p.true != p.pred).sum())
+            ex_sec.paragraphs.append(f"{split}: {n_wrong} of {len(p.true)} records misclassified.")
+            ex_sec.tables.extend(_tabular.example_tables(data, split, p, classes, order))
+            continue
         grid, n_wrong = _examples.mistakes_grid(data, split, p, classes)
         ex_sec.paragraphs.append(f"{split}: {n_wrong} of {len(p.true)} examples misclassified.")
         for fig in (grid, _examples.low_confidence_grid(data, split, p, classes)):
@@ -183,9 +194,16 @@ def _evidence(art: RunArtifacts, preds: dict[str, Predictions], data: Any, why: 
                 ex_sec.figures.append(fig)
     if not cm_sec.figures:
         cm_sec.note(f"no confusion matrix: {why or 'no dev or test predictions in this run'}")
-    if not ex_sec.figures:
+    if not ex_sec.figures and not ex_sec.tables:
         ex_sec.note(f"no example images: {why or 'no dev or test predictions or images for this run'}")
     return [cm_sec, ex_sec]
+
+
+def _input_text(model_json: dict[str, Any], shape: list[int]) -> str:
+    tab = (model_json.get("data") or {}).get("tabular")
+    if tab:  # a record of attributes is an F x 1 x 1 input
+        return f"{len(tab['features'])} attribute columns: {', '.join(tab['features'])}"
+    return "x".join(map(str, shape))
 
 
 def _model_summary(art: RunArtifacts, run: BaseRun) -> Section:
@@ -203,7 +221,7 @@ def _model_summary(art: RunArtifacts, run: BaseRun) -> Section:
     s.tables.append(Table(["layer", "type", "output shape", "parameters"], rows))
     s.add_items(
         [
-            ("input", "x".join(map(str, shape))),
+            ("input", _input_text(art.model_json, shape)),
             ("total parameters", f"{summary.total_params:,}"),
             ("trainable", f"{summary.trainable_params:,}"),
             ("size", f"{summary.size_mb:.3f} MB"),
@@ -243,14 +261,25 @@ def _load_evidence(art: RunArtifacts, run: BaseRun) -> tuple[dict[str, Predictio
     return preds, data, None
 
 
+def _tabular_part(art: RunArtifacts, data: Any, run: BaseRun) -> tuple[Section, list[str] | None] | None:
+    """The attributes section of a tabular run (None for images)."""
+    tab = (art.model_json.get("data") or {}).get("tabular")
+    if not tab:
+        return None
+    model = run.model if run.paths.weights.is_file() else None
+    return _tabular.attributes_section(tab, data, model)
+
+
 def run_sections(art: RunArtifacts, run: BaseRun) -> list[Section]:
     """Every section of a run report, in order."""
     preds, data, why = _load_evidence(art, run)
+    tabular = _tabular_part(art, data, run)
     return [
         _objective(art),
         _metrics(art),
         _curves(art),
-        *_evidence(art, preds, data, why),
+        *_evidence(art, preds, data, why, tabular[1] if tabular else None),
+        *([tabular[0]] if tabular else []),
         _diagnosis.diagnosis_section(run),
         _diagnosis.error_analysis_section(run),
         _diagnosis.label_issues_section(run),

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from knobwise.errors import ConfigError, RunError
+from knobwise.data import tabular_inputs
+from knobwise.errors import ConfigError, DataError, RunError
 from knobwise.io import to_json, write_csv
-from knobwise.run._inputs import Inputs, load_inputs
+from knobwise.run._inputs import InputBatch, Inputs, load_inputs
 from knobwise.run._normalized import NormalizedModel, model_device, normalizer_of
 
 __all__ = ["Prediction", "predict"]
@@ -137,6 +139,19 @@ def _classes(meta: dict[str, Any]) -> tuple[list[str], list[int]]:
 
 
 @torch.no_grad()
+def _records(inputs: Any, data_meta: dict[str, Any]) -> InputBatch:
+    """A tabular run's inputs: CSV/parquet files (ids ``file:row``) or records given directly."""
+    files = [inputs] if isinstance(inputs, str | os.PathLike) else inputs
+    if isinstance(files, list | tuple) and files and all(isinstance(f, str | os.PathLike) for f in files):
+        parts = [(str(f), tabular_inputs(f, data_meta)) for f in files]
+        ids = [f"{name}:{i}" for name, x in parts for i in range(len(x))]
+        return InputBatch(x=torch.cat([x for _, x in parts]), ids=ids)
+    if isinstance(inputs, list | tuple | dict):
+        x = tabular_inputs(inputs, data_meta)
+        return InputBatch(x=x, ids=[str(i) for i in range(len(x))])
+    raise DataError("predict: a run on attributes takes CSV/parquet files or records ({column: value} rows)")
+
+
 def predict(
     model: torch.nn.Module,
     meta: dict[str, Any],
@@ -150,8 +165,9 @@ def predict(
     """Class probabilities of ``inputs`` under a trained ``model`` and its ``model.json`` ``meta``.
 
     ``inputs``: image files, folders, ``.npz`` files, or a numpy array / torch tensor (rules in
-    :mod:`knobwise.run._inputs`). ``device``: where to compute (the model is moved there); by
-    default the model's own device. ``top``: the classes listed per image by the result's rows.
+    :mod:`knobwise.run._inputs`); for a run on attributes (tabular), a CSV/parquet file or a list of
+    ``{column: value}`` records with the training columns (excluded ones may be present).
+    ``device``: where to compute (the model is moved there); by default the model's own device. ``top``: the classes listed per image by the result's rows.
     ``resize``: resize image files to the model's size instead of refusing other sizes.
     Bad input raises :class:`~knobwise.errors.DataError` (one line naming the file).
     """
@@ -159,12 +175,18 @@ def predict(
     top = _check_top(top, len(class_names), "top")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    normalizer = normalizer_of(meta)
-    # pixel_max 1: trained on float arrays used as given, so float inputs are not held to [0, 1].
-    batch = load_inputs(inputs, input_shape, resize=resize, unit_range=normalizer.pixel_max != 1.0)
+    data_meta = meta.get("data") or {}
+    net: torch.nn.Module
+    if data_meta.get("tabular"):  # records: the fitted attribute encoding includes the normalization
+        batch = _records(inputs, data_meta)
+        net = model
+    else:
+        normalizer = normalizer_of(meta)
+        # pixel_max 1: trained on float arrays used as given, so float inputs are not held to [0, 1].
+        batch = load_inputs(inputs, input_shape, resize=resize, unit_range=normalizer.pixel_max != 1.0)
+        net = NormalizedModel(model, normalizer)
     if device is not None:
         model.to(torch.device(device))
-    net = NormalizedModel(model, normalizer)
     on = model_device(model)
     was_training = model.training
     model.eval()

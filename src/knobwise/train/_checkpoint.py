@@ -90,6 +90,12 @@ def pack_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor],
         for key, value in entry.items():
             if isinstance(value, torch.Tensor):
                 tensors[f"optim.{pid}.{key}"] = value
+            elif isinstance(value, list | tuple) and any(isinstance(t, torch.Tensor) for t in value):
+                # L-BFGS keeps its curvature pairs as lists of tensors (unfilled slots are None).
+                for i, t in enumerate(value):
+                    if t is not None:
+                        tensors[f"optim.{pid}.{key}.{i}"] = t
+                scalars.setdefault(str(pid), {})[key] = {"tensor_list": len(value)}
             else:
                 scalars.setdefault(str(pid), {})[key] = value
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
@@ -100,11 +106,16 @@ def unpack_optimizer(
 ) -> None:
     """Inverse of :func:`pack_optimizer`: load the state into ``opt``."""
     state: dict[int, dict[str, Any]] = {}
-    for name, value in tensors.items():
+    for name, tensor in tensors.items():
         if not name.startswith("optim."):
             continue
         _, pid, key = name.split(".", 2)
-        state.setdefault(int(pid), {})[key] = value
+        state.setdefault(int(pid), {})[key] = tensor
     for pid, entry in meta.get("scalars", {}).items():
-        state.setdefault(int(pid), {}).update(entry)
+        value: Any
+        for key, value in entry.items():
+            if isinstance(value, dict) and "tensor_list" in value:
+                side = state.setdefault(int(pid), {})
+                value = [side.pop(f"{key}.{i}", None) for i in range(int(value["tensor_list"]))]
+            state.setdefault(int(pid), {})[key] = value
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})

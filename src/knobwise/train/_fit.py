@@ -29,7 +29,7 @@ import torch
 from knobwise.config import TrainConfig
 from knobwise.data import ClassSampler, PreparedData, epoch_batches
 from knobwise.device import autocast
-from knobwise.errors import TrainingError
+from knobwise.errors import ConfigError, TrainingError
 from knobwise.train._callbacks import Callback, EarlyStopping
 from knobwise.train._checkpoint import load_checkpoint, pack_optimizer, save_checkpoint, unpack_optimizer
 from knobwise.train._device import autocast_dtype, configure_backends, use_channels_last
@@ -113,11 +113,22 @@ class Trainer:
         # Oversampling/undersampling: each epoch is a fresh index set of index_sampler.size positions.
         self.index_sampler = index_sampler
         self.epoch_size = index_sampler.size if index_sampler is not None else len(train)
-        self.steps_per_epoch = math.ceil(self.epoch_size / min(cfg.batch_size, self.epoch_size))
+        self.batch_size = cfg.batch_for(self.epoch_size)  # `full`: the whole (sampled) training set
+        self.steps_per_epoch = math.ceil(self.epoch_size / min(self.batch_size, self.epoch_size))
         self.optimizer = create_optimizer(cfg.optimizer, param_groups(self.model, cfg))
+        # L-BFGS evaluates the cost several times per step through a closure.
+        self.closure_step = isinstance(self.optimizer, torch.optim.LBFGS)
         self.schedule = create_schedule(cfg.schedule, self.optimizer, cfg.epochs, self.steps_per_epoch)
         self.loss_fn = create_loss(cfg.loss, data.classes, data.class_counts.get("train")).to(self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        if self.closure_step and (self.scaler is not None or cfg.clip_grad_norm):
+            what = (
+                "train.clip_grad_norm" if cfg.clip_grad_norm else "train.precision fp16 (a gradient scaler)"
+            )
+            raise ConfigError(
+                f"{what} does not apply to train.optimizer.name lbfgs, whose line search needs the "
+                "true cost and gradients; remove it (or use bf16/fp32)"
+            )
         self.callbacks: list[Callback] = list(callbacks)
         if cfg.early_stopping is not None:
             self.callbacks.append(EarlyStopping(cfg.early_stopping))
@@ -156,7 +167,7 @@ class Trainer:
 
     # -- the step loop ---------------------------------------------------------------------------
     def _batches(self, n: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-        return epoch_batches(n, self.cfg.batch_size, generator, self.device)
+        return epoch_batches(n, self.batch_size, generator, self.device)
 
     def train_epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass over the training split; returns (mean loss, accuracy) as device tensors."""
@@ -183,23 +194,11 @@ class Trainer:
             if self.batch_transform is not None:
                 xb, yb = self.batch_transform(xb, yb, aug_gen)
             sw = self.sample_weight[idx] if self.sample_weight is not None else None
-            with autocast(self.device, self.amp_dtype):
-                logits = self.forward(xb)
-                loss = self.loss_fn(logits, yb, sw)
-            if self._l2_coef:
-                loss = loss + self._l2_coef * sum(p.pow(2).sum() for p in self._l2_params)
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                if self.cfg.clip_grad_norm or self.cfg.grad_stats:
-                    self.scaler.unscale_(self.optimizer)  # norms and clipping need the true gradients
-                self._after_backward(step)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
+            if self.closure_step:
+                loss, logits = self._closure_step(xb, yb, sw, step, epoch_seed(self.seed, epoch, 3))
             else:
-                loss.backward()
-                self._after_backward(step)
-                self.optimizer.step()
+                logits, loss = self._loss(xb, yb, sw)
+                self._backward_and_step(loss, step)
             self.schedule.step_batch()
             losses.append(loss.detach())
             sizes.append(idx.shape[0])
@@ -212,6 +211,63 @@ class Trainer:
         target = torch.cat([t if t.ndim == 1 else t.argmax(1) for t in targets])  # soft: MixUp/CutMix
         accuracy = (torch.cat(preds) == target).float().mean()
         return mean_loss, accuracy
+
+    def _loss(
+        self, xb: torch.Tensor, yb: torch.Tensor, sw: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the cost (loss + the L2 term) of one batch."""
+        with autocast(self.device, self.amp_dtype):
+            logits = self.forward(xb)
+            loss = self.loss_fn(logits, yb, sw)
+        if self._l2_coef:
+            loss = loss + self._l2_coef * sum(p.pow(2).sum() for p in self._l2_params)
+        return logits, loss
+
+    def _backward_and_step(self, loss: torch.Tensor, step: int) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if self.cfg.clip_grad_norm or self.cfg.grad_stats:
+                self.scaler.unscale_(self.optimizer)  # norms and clipping need the true gradients
+            self._after_backward(step)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self._after_backward(step)
+            self.optimizer.step()
+
+    def _closure_step(
+        self, xb: torch.Tensor, yb: torch.Tensor, sw: torch.Tensor | None, step: int, dropout_seed: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of a closure optimizer (L-BFGS): it re-evaluates the cost on the same batch as
+        often as its line search needs. Every evaluation draws the same dropout masks, so the
+        function it minimizes does not change between evaluations. Returns the cost and logits of
+        the first evaluation (before the step), as a gradient-descent step reports them."""
+        first: list[torch.Tensor] = []
+
+        def closure() -> torch.Tensor:
+            torch.manual_seed(dropout_seed + step)
+            self.optimizer.zero_grad(set_to_none=True)
+            logits, loss = self._loss(xb, yb, sw)
+            loss.backward()
+            if not first:
+                first.extend((loss.detach(), logits.detach()))
+            return loss
+
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        why = (
+            f"lbfgs: the line search collapsed to a zero-length step (learning rate now {lr:g}); keep "
+            "train.optimizer.lr > 0 (a schedule such as cosine ends at 0), or use line_search: none"
+        )
+        if lr <= 0:  # torch's strong-Wolfe interpolation divides by the step length
+            raise TrainingError(why)
+        try:
+            self.optimizer.step(closure)  # type: ignore[arg-type]
+        except ZeroDivisionError as exc:  # a bracket that shrank to nothing
+            raise TrainingError(why) from exc
+        self._after_backward(step)  # the gradients of the last evaluation
+        return first[0], first[1]
 
     def _after_backward(self, step: int) -> None:
         """On sampled steps add each layer's gradient norm to the epoch sums (no host sync); clip."""

@@ -20,7 +20,7 @@ from knobwise.config import OptimizerConfig
 from knobwise.errors import ConfigError
 from knobwise.registry import Registry
 
-__all__ = ["OPTIMIZERS", "create_optimizer", "list_optimizers", "register_optimizer"]
+__all__ = ["LBFGS_ONLY", "OPTIMIZERS", "create_optimizer", "list_optimizers", "register_optimizer"]
 
 OptimizerFactory = Callable[[OptimizerConfig, Iterable[Any]], torch.optim.Optimizer]
 
@@ -94,6 +94,44 @@ def _adagrad(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimiz
     return torch.optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
 
 
+#: The options only L-BFGS reads, and the gradient-descent options L-BFGS has no use for.
+LBFGS_ONLY = ("history_size", "max_iter", "line_search", "tolerance_grad", "tolerance_change")
+_NOT_LBFGS: tuple[str, ...] = ("momentum", "momentum_form", "nesterov", "weight_decay", "betas", "eps")
+_NOT_LBFGS += ("rho", "alpha", "centered", "amsgrad")
+
+
+@register_optimizer("lbfgs")
+def _lbfgs(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+    # A quasi-Newton method: each step() re-evaluates the loss through a closure up to max_iter
+    # times (the fit loop passes one); lr scales the step, 1.0 being the natural quasi-Newton step.
+    set_fields = cfg.model_fields_set
+    for name in _NOT_LBFGS:
+        if name in set_fields and getattr(cfg, name) != OptimizerConfig.model_fields[name].default:
+            raise ConfigError(
+                f"train.optimizer.{name} does not apply to lbfgs (its options: lr, "
+                f"{', '.join(LBFGS_ONLY)}); for an L2 penalty use train.l2"
+            )
+    search = None if cfg.line_search in (None, "none") else cfg.line_search
+    kw = _opt(
+        cfg,
+        history_size=cfg.history_size,
+        max_iter=cfg.max_iter,
+        tolerance_grad=cfg.tolerance_grad,
+        tolerance_change=cfg.tolerance_change,
+    )
+    return torch.optim.LBFGS(params, lr=cfg.lr, line_search_fn=search, **kw)
+
+
 def create_optimizer(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
-    """Build the optimizer named by ``cfg.name`` over ``params``."""
+    """Build the optimizer named by ``cfg.name`` over ``params``.
+
+    >>> create_optimizer(OptimizerConfig(name="sgd", history_size=5), [torch.zeros(1)])
+    Traceback (most recent call last):
+    ...
+    knobwise.errors.ConfigError: train.optimizer.history_size applies only to lbfgs, not sgd
+    """
+    if cfg.name != "lbfgs":
+        for name in LBFGS_ONLY:
+            if getattr(cfg, name) is not None:
+                raise ConfigError(f"train.optimizer.{name} applies only to lbfgs, not {cfg.name}")
     return OPTIMIZERS.get(cfg.name)(cfg, params)
