@@ -328,9 +328,9 @@ def diagnose(
     """Bias / variance / data-mismatch diagnosis of a run, or of error rates given directly
     (percent), against human-level (and Bayes) error.
 
-    >>> d = diagnose(train_error=8.0, dev_error=10.0, human_error=1.0)
+    >>> d = diagnose(train_error=8.0, dev_error=8.5, human_error=1.0)
     >>> d["verdict"], d["avoidable_bias"], d["variance"]
-    ('high avoidable bias', 7.0, 2.0)
+    ('high avoidable bias', 7.0, 0.5)
     """
     if run is not None:
         return diagnose_run(

@@ -167,7 +167,8 @@ def predict(
     ``inputs``: image files, folders, ``.npz`` files, or a numpy array / torch tensor (rules in
     :mod:`knobwise.run._inputs`); for a run on attributes (tabular), a CSV/parquet file or a list of
     ``{column: value}`` records with the training columns (excluded ones may be present).
-    ``device``: where to compute (the model is moved there); by default the model's own device. ``top``: the classes listed per image by the result's rows.
+    ``device``: where to compute (the model is moved there); by default the model's own device.
+    ``top``: the classes listed per image by the result's rows.
     ``resize``: resize image files to the model's size instead of refusing other sizes.
     Bad input raises :class:`~knobwise.errors.DataError` (one line naming the file).
     """
