@@ -56,6 +56,7 @@ def test_cli_zoo_model_json(capsys: pytest.CaptureFixture[str]) -> None:
         "type": "conv2d",
         "output_shape": [6, 28, 28],
         "params": 156,
+        "level": 0,
     }
     assert out["total_params"] == 61_706 and out["depth"] == 5
     mnist = run_json(capsys, "lenet5", "--input", "1x28x28", "--classes", "3")
