@@ -138,7 +138,7 @@ def test_units_classes_resolved() -> None:
 
 BAD_CONFIG = [
     ([{"conv3d": {"filters": 1}}], r"model\.layers\[0\]: unknown layer type 'conv3d'; did you mean 'conv2d'"),
-.*available: activation, add, avgpool2d"),
+    (["flaten"], r"unknown layer type 'flaten'; did you mean 'flatten'.*available: activation, add, avg"),
     ([conv(0, 3)], r"model\.layers\[0\]\.filters must be an integer >= 1, got 0"),
     ([conv(2, 3, padding="full")], r"model\.layers\[0\]\.padding must be 'valid' or 'same', got 'full'"),
     (
