@@ -26,6 +26,7 @@ def test_normalize_fills_keras_defaults() -> None:
         "padding": "valid",
         "activation": None,
         "use_bias": True,
+        "groups": 1,
     }
     assert normalize_layer("flatten", 1) == {"type": "flatten"}
     assert normalize_layer({"activation": "relu"}, 2) == {"type": "activation", "name": "relu"}
@@ -137,7 +138,7 @@ def test_units_classes_resolved() -> None:
 
 BAD_CONFIG = [
     ([{"conv3d": {"filters": 1}}], r"model\.layers\[0\]: unknown layer type 'conv3d'; did you mean 'conv2d'"),
-    (["flaten"], r"unknown layer type 'flaten'; did you mean 'flatten'.*available: activation, avgpool2d"),
+    (["flaten"], r"unknown layer type 'flaten'; did you mean 'flatten'.*available: activation, add, avg"),
     ([conv(0, 3)], r"model\.layers\[0\]\.filters must be an integer >= 1, got 0"),
     ([conv(2, 3, padding="full")], r"model\.layers\[0\]\.padding must be 'valid' or 'same', got 'full'"),
     (

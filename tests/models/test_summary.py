@@ -50,12 +50,13 @@ def test_summary_of_any_module() -> None:
 def test_cli_zoo_model_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = run_json(capsys, "lenet5")
     assert list(out) == KEYS
-    assert list(out["layers"][0]) == ["name", "type", "output_shape", "params"]
+    assert list(out["layers"][0]) == ["name", "type", "output_shape", "params", "level"]
     assert out["layers"][0] == {
         "name": "conv2d_1",
         "type": "conv2d",
         "output_shape": [6, 28, 28],
         "params": 156,
+        "level": 0,
     }
     assert out["total_params"] == 61_706 and out["depth"] == 5
     mnist = run_json(capsys, "lenet5", "--input", "1x28x28", "--classes", "3")
@@ -103,7 +104,7 @@ def test_cli_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["lenett"], "model.name: unknown model 'lenett'; did you mean 'lenet5'?"),
+        (["lenett"], "model.name: unknown model 'lenett'; did you mean 'lenet5'"),
         (["mlp", "--input", "28x28"], "--input must look like 1x28x28, got '28x28'"),
         (["mlp", "--input", "0x8x8"], "--input must look like 1x28x28, got '0x8x8'"),
         (["mlp", "--classes", "0"], "--classes must be >= 1, got 0"),

@@ -159,3 +159,17 @@ def test_bad_pretrained_sources_exit_2(
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
         assert not out.exists()  # bad input leaves nothing behind
+
+
+def test_head_of_other_classes_is_not_loaded(source_run: Path) -> None:
+    from knobwise.models import apply_transfer
+
+    theirs = json.loads((source_run / "model.json").read_text())["classes"]
+    cfg = ModelConfig(layers=LAYERS, pretrained=str(source_run))
+    same = build_model(cfg, (1, 8, 8), 10)
+    report = apply_transfer(same, cfg, classes=theirs).metadata["pretrained"]
+    assert report["new"] == [] and report["skipped"] == {}
+    other = build_model(cfg, (1, 8, 8), 10)
+    report = apply_transfer(other, cfg, classes=[f"c{i}" for i in range(10)]).metadata["pretrained"]
+    assert report["new"] == ["dense_1.linear.bias", "dense_1.linear.weight"]
+    assert set(report["skipped"].values()) == {"head of the source's other classes"}

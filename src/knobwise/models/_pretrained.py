@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from torch import nn
 
 from knobwise.errors import ConfigError, ModelError
 
-__all__ = ["PretrainedReport", "load_pretrained", "pretrained_file"]
+__all__ = ["PretrainedReport", "load_pretrained", "pretrained_file", "source_classes"]
 
 
 @dataclass
@@ -95,11 +96,27 @@ def pretrained_file(source: str | Path, key: str = "model.pretrained") -> Path:
     return path
 
 
-def load_pretrained(model: nn.Module, source: str | Path, key: str = "model.pretrained") -> PretrainedReport:
+def source_classes(source: str | Path) -> list[str] | None:
+    """The class names of a source run (its ``model.json``), or None for a bare file."""
+    meta = Path(source).expanduser() / "model.json"
+    try:
+        classes = json.loads(meta.read_text(encoding="utf-8")).get("classes") if meta.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return [str(c) for c in classes] if isinstance(classes, list) else None
+
+
+def load_pretrained(
+    model: nn.Module,
+    source: str | Path,
+    key: str = "model.pretrained",
+    skip: dict[str, str] | None = None,
+) -> PretrainedReport:
     """Copy into ``model`` the tensors of ``source`` that match by name and shape; report the rest.
 
-    A source with no matching tensor at all is bad input (a :class:`ConfigError` naming it): it was
-    not trained with a layer list this model shares.
+    ``skip`` maps parameter-name prefixes to a reason to leave them new (a head whose classes
+    differ). A source with no matching tensor at all is bad input (a :class:`ConfigError` naming
+    it): it was not trained with a layer list this model shares.
     """
     path = pretrained_file(source, key)
     try:
@@ -110,7 +127,10 @@ def load_pretrained(model: nn.Module, source: str | Path, key: str = "model.pret
     report = PretrainedReport(str(path))
     matched: dict[str, torch.Tensor] = {}
     for name, tensor in sorted(tensors.items()):
-        if name not in own:
+        why = next((r for p, r in (skip or {}).items() if name == p or name.startswith(p + ".")), None)
+        if why is not None:
+            report.skipped[name] = why
+        elif name not in own:
             report.skipped[name] = "not in the model"
         elif own[name].shape != tensor.shape:
             report.skipped[name] = f"shape {_shape(tensor)}, the model has {_shape(own[name])}"

@@ -17,8 +17,8 @@ from typing import Any
 from torch import nn
 
 from knobwise.config import ModelConfig
-from knobwise.models._freeze import freeze
-from knobwise.models._pretrained import load_pretrained
+from knobwise.models._freeze import freeze, head_prefix
+from knobwise.models._pretrained import load_pretrained, source_classes
 
 __all__ = ["Transfer", "apply_transfer"]
 
@@ -31,12 +31,22 @@ class Transfer:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def apply_transfer(model: nn.Module, cfg: ModelConfig, *, load: bool = True) -> Transfer:
+def apply_transfer(
+    model: nn.Module, cfg: ModelConfig, *, load: bool = True, classes: list[str] | None = None
+) -> Transfer:
     """Load ``cfg.pretrained`` into ``model`` (unless ``load`` is false: a resumed run's checkpoint
-    holds the weights) and freeze ``cfg.freeze``."""
+    holds the weights) and freeze ``cfg.freeze``.
+
+    When the source is a run whose class names differ from ``classes`` (the target data's), its
+    head is not loaded even if its shape fits: a classifier of other classes is no head start.
+    """
     out = Transfer()
     if cfg.pretrained is not None and load:
-        report = load_pretrained(model, cfg.pretrained)
+        theirs = source_classes(cfg.pretrained)
+        skip = {}
+        if classes is not None and theirs is not None and list(classes) != theirs:
+            skip[head_prefix(model)] = "head of the source's other classes"
+        report = load_pretrained(model, cfg.pretrained, skip=skip)
         out.lines.append(report.line())
         out.metadata["pretrained"] = report.to_dict()
     frozen = freeze(model, cfg.freeze)

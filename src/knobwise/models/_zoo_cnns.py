@@ -232,9 +232,7 @@ def resnet_cifar(num_classes: int, depth: int = 20) -> list:
     """The CIFAR ResNets of He et al. 2015, section 4.2, at any ``depth`` = 6n + 2 (8, 14, 20, 32,
     44, 56, 110): 3x3 convs of 16, 32, 64 filters, n basic blocks per stage, option-A shortcuts."""
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ConfigError(
-            f"model.options.depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, ...), got {depth!r}"
-        )
+        raise ConfigError(f"model.options.depth must be 6n + 2 with n >= 1 (8, 14, 20, ...), got {depth!r}")
     return _cifar_resnet(depth, num_classes)
 
 

@@ -120,8 +120,9 @@ def train_experiment(
     data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
     torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(cfg.model, data.input_shape, data.num_classes)  # checks the output size too
+    # model.pretrained, model.freeze (a source's head for other classes is not loaded)
+    transfer = apply_transfer(model, cfg.model, load=resume is None, classes=list(data.classes))
     layers = model.layers_spec
-    transfer = apply_transfer(model, cfg.model, load=resume is None)  # model.pretrained, model.freeze
 
     created = resume is None
     run = open_run(resume) if resume is not None else new_run_dir(out, cfg.name or _default_name(cfg))
