@@ -58,6 +58,13 @@ from knobwise.metrics._rates import (
     rate_tensors,
 )
 from knobwise.metrics._report import classification_report, report_dict, report_text
+from knobwise.metrics._report_intervals import (
+    INTERVAL_COLUMNS,
+    format_interval,
+    interval_rows,
+    intervals_text,
+    split_intervals,
+)
 from knobwise.metrics._select import Candidate, SelectResult, select_candidates
 from knobwise.metrics._tables import TABLE_LOADERS, flatten, load_table, register_table_loader, run_row
 
@@ -107,6 +114,11 @@ __all__ = [
     "register_table_loader",
     "report_dict",
     "report_text",
+    "INTERVAL_COLUMNS",
+    "format_interval",
+    "interval_rows",
+    "intervals_text",
+    "split_intervals",
     "resolve_metric",
     "resolve_run_metric",
     "run_row",
