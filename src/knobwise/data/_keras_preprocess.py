@@ -24,8 +24,8 @@ Example:
     >>> steps = fit_steps(x, {"samplewise_center": True, "zca_whitening": True, "zca_epsilon": 1e-6})
     >>> [s["kind"] for s in steps]
     ['samplewise_center', 'zca']
-    >>> out = apply_steps(x.clone(), steps)
-    >>> bool(out.mean(dim=(1, 2, 3)).abs().max() < 1e-3)
+    >>> out = apply_steps(x.clone(), steps[:1])  # samplewise_center alone: every image's mean is 0
+    >>> bool(out.mean(dim=(1, 2, 3)).abs().max() < 1e-5)
     True
 """
 
