@@ -178,7 +178,7 @@ def record_one(name: str, root: Path) -> dict[str, Any] | None:
     return row
 
 
-def _markdown(rows: list[dict[str, Any]], host: str) -> str:
+def _markdown(rows: list[dict[str, Any]], host: str, note: str | None) -> str:
     lines = [
         "# Reference results",
         "",
@@ -189,8 +189,8 @@ def _markdown(rows: list[dict[str, Any]], host: str) -> str:
         "not finished when this page was written: its figure is the test accuracy of the best-validation",
         "weights among the epochs completed so far.",
         "",
-        f"Machine: {host}; shared with other jobs, so wall times are upper bounds.",
-        "",
+        f"Machine: {host}.",
+        *([note, ""] if note else [""]),
         "Reproduce a row (resumes an unfinished run), then rewrite this page:",
         "",
         "```bash",
@@ -216,19 +216,22 @@ def _markdown(rows: list[dict[str, Any]], host: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def record(root: Path, json_path: Path | None, md_path: Path | None) -> list[dict[str, Any]]:
+def record(
+    root: Path, json_path: Path | None, md_path: Path | None, note: str | None = None
+) -> list[dict[str, Any]]:
     """Records of every experiment found under ``root``, written as JSON and Markdown."""
     rows = [r for name in REFERENCES if (r := record_one(name, root / name)) is not None]
-    host = machine()
+    hosts = sorted({r["machine"] for r in rows if r.get("machine")})
+    host = "; ".join(hosts) if hosts else machine()
     for r in rows:
         print(
             f"{r['name']}: {r['status']}, {r['epochs_completed']}/{r['epochs_planned']} epochs, "
             f"reached {r['test_accuracy']}% (reported {r['reported_test_accuracy']}%)"
         )
     if json_path is not None:
-        atomic_write_json(json_path, {"machine": host, "results": rows})
+        atomic_write_json(json_path, {"machine": host, "note": note, "results": rows})
     if md_path is not None:
-        atomic_write_text(md_path, _markdown(rows, host))
+        atomic_write_text(md_path, _markdown(rows, host, note))
     return rows
 
 
@@ -244,11 +247,12 @@ def main() -> None:
     p_rec.add_argument("root", type=Path)
     p_rec.add_argument("--json", type=Path)
     p_rec.add_argument("--md", type=Path)
+    p_rec.add_argument("--note", help="a line under the machine (load, how the runs were started)")
     args = parser.parse_args()
     if args.command == "run":
         run(args.names, args.out, args.overrides)
     else:
-        record(args.root, args.json, args.md)
+        record(args.root, args.json, args.md, args.note)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ def test_evaluate_text(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     text = capsys.readouterr().out
     assert "dev: classification report" in text and "specificity" in text and "weighted avg" in text
     assert "confusion matrix (rows true, columns predicted)" in text
+    assert "95% intervals and n" in text and "n=" in text  # every rate with its interval and n
     assert "objective: macro.f1 on dev" in text
 
 

@@ -104,3 +104,16 @@ def test_mnist_limits_use_own_test_set(data_dir: Path) -> None:
     assert data.splits["test"].from_test_set and data.input_shape == (1, 28, 28)
     assert data.splits["test"].ids is not None and data.splits["test"].ids[0].startswith("t10k[")
     assert sum(data.class_counts["test"]) == 200 and min(data.class_counts["test"]) >= 17
+
+
+def test_ordered_split_cuts_the_dataset_in_its_own_order() -> None:
+    """network3.py's MNIST split: the first 50,000 training images train, the last 10,000 validate."""
+    y = np.repeat(np.arange(10), 10)[np.random.default_rng(0).permutation(100)]
+    plan = plan_splits(y, None, SplitConfig(train=0.7, dev=0.2, test=0.1, ordered=True), seed=0)
+    assert plan.indices["train"].tolist() == list(range(70))
+    assert plan.indices["dev"].tolist() == list(range(70, 90))
+    assert plan.indices["test"].tolist() == list(range(90, 100))
+    own = plan_splits(
+        y, np.zeros(5, dtype=int), SplitConfig(train=5 / 6, dev=1 / 6, test=0.0, ordered=True), 0
+    )
+    assert own.indices["dev"].tolist() == list(range(83, 100)) and own.from_test_set["test"]

@@ -59,7 +59,9 @@ def test_flipped_labels_are_ranked_first_on_digits(tmp_path: Path) -> None:
     assert [r["rank"] for r in res.rows] == list(range(1, len(res.rows) + 1))
     res.write_csv(tmp_path / "issues.csv")
     header = (tmp_path / "issues.csv").read_text().splitlines()[0]
-    assert header == "rank,index,id,label,suggested,score,self_confidence,flagged,cluster_disagrees"
+    assert header == (
+        "rank,index,id,label,suggested,score,self_confidence,flagged,cluster_disagrees,cluster_majority"
+    )
 
 
 def test_cluster_check_marks_labels_against_their_cluster() -> None:

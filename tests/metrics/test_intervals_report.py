@@ -15,8 +15,11 @@ from knobwise.metrics import (
     bootstrap_intervals,
     classification_metrics,
     classification_report,
+    format_interval,
+    interval_rows,
     report_dict,
     report_text,
+    split_intervals,
     wilson_interval,
 )
 
@@ -97,3 +100,40 @@ def test_report_shows_undefined_as_na() -> None:
     assert d["b"]["precision"] is None
     b_line = next(line for line in text.splitlines() if line.strip().startswith("b "))
     assert b_line.split()[1] == "n/a"
+
+
+def test_report_intervals_and_n_behind_each_rate() -> None:
+    t, p = _noisy(300, 3, 7)
+    m = classification_metrics(t, p, ["a", "b", "c"])
+    rows = {r["label"]: r["cells"] for r in interval_rows(m)}
+    b = m["per_class"]["b"]
+    # n is the count the rate is a proportion of; the interval is Wilson's on exactly that count.
+    for col, num, den in (("precision", "tp", "pp"), ("recall", "tp", "p"), ("specificity", "tn", "n")):
+        cell = rows["b"][col]
+        assert cell["n"] == b[den]
+        assert [cell["low"], cell["high"]] == pytest.approx(list(wilson_interval(b[num], b[den])))
+    assert rows["b"]["npv"]["n"] == b["pn"] and rows["b"]["f1-score"]["n"] == b["tp"] + b["fp"] + b["fn"]
+    acc = rows["accuracy"]["accuracy"]
+    assert acc["n"] == 300 and [acc["low"], acc["high"]] == pytest.approx(
+        list(wilson_interval(int((t == p).sum()), 300))
+    )
+    for label in ("macro avg", "weighted avg", "hmean"):  # bootstrap: around the value, n = all
+        f1 = rows[label]["f1-score"]
+        assert f1["low"] < f1["value"] < f1["high"] and f1["n"] == 300
+    # The split's own ci entry (evaluate --ci) is used when it has the asked level.
+    with_ci = classification_metrics(t, p, ["a", "b", "c"], ci=0.95, seed=3)
+    assert split_intervals(with_ci) is with_ci["ci"]
+    text = report_text(m, digits=3, intervals=0.95)
+    assert "95% intervals and n" in text
+    b_line = next(line for line in text.splitlines() if line.strip().startswith("b ") and "[" in line)
+    assert format_interval(rows["b"]["recall"]) in b_line and f"n={b['p']}" in b_line
+    assert "[" not in report_text(m)  # without intervals: the plain report
+
+
+def test_report_intervals_undefined_rates() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        m = classification_metrics([0, 0, 1], [0, 0, 0], ["a", "b"])
+    rows = {r["label"]: r["cells"] for r in interval_rows(m, n_boot=50)}
+    assert rows["b"]["precision"] == {"value": None, "low": None, "high": None, "n": 0}
+    assert format_interval(rows["b"]["precision"]) == "n/a [n/a] n=0"

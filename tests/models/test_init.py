@@ -24,6 +24,7 @@ EXPECTED: dict[str, tuple[float, float | None, float]] = {
     "lecun_normal": (math.sqrt(1 / N_IN), None, 0.0),
     "lecun_uniform": (math.sqrt(1 / N_IN), math.sqrt(3 / N_IN), 0.0),
     "normal_sqrt_n_in": (math.sqrt(1 / N_IN), None, 1.0),
+    "network3": (0.0, None, 0.0),  # a lone layer is the network's output layer: network3 zeroes it
     # PyTorch's Linear default: U(-1/sqrt(n_in), 1/sqrt(n_in)) for weights and biases
     "default": (1 / math.sqrt(3 * N_IN), 1 / math.sqrt(N_IN), 1 / math.sqrt(3 * N_IN)),
 }
@@ -80,3 +81,23 @@ def test_unknown_init() -> None:
         ConfigError, match=r"model\.init: unknown weight init 'he_norml'; did you mean 'he_normal'"
     ):
         build_model(ModelConfig(name="mlp", init="he_norml"), (1, 8, 8), 10)
+
+
+def test_network3_init_is_nielsens() -> None:
+    """network3.py: N(0, 1/n_out) with n_out = filters * 5 * 5 / (2 * 2) for a conv + pool layer and
+    the unit count for a dense layer, biases N(0, 1), the softmax layer all zeros."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name="conv20x2_fc1000x2_dropout", init="network3"), (1, 28, 28), 10)
+    params = dict(model.named_parameters())
+    expected = {
+        "conv2d_1.conv.weight": math.sqrt(1 / (20 * 25 / 4)),
+        "conv2d_2.conv.weight": math.sqrt(1 / (40 * 25 / 4)),
+        "dense_1.linear.weight": math.sqrt(1 / 1000),
+        "dense_2.linear.weight": math.sqrt(1 / 1000),
+    }
+    for name, std in expected.items():
+        assert params[name].std().item() == pytest.approx(std, rel=0.1), name
+        bias = params[name.replace("weight", "bias")]
+        assert bias.std().item() == pytest.approx(1.0, rel=0.35), name  # 20..1000 draws of N(0, 1)
+    assert params["dense_3.linear.weight"].abs().max().item() == 0.0
+    assert params["dense_3.linear.bias"].abs().max().item() == 0.0

@@ -48,6 +48,7 @@ def test_run_report_written_by_train_opens_cleanly(runs: tuple[Path, Path], tmp_
         assert title in check.text
     assert "digits_cnn" in check.text and "adam-lr3e-3" in check.text
     assert "Classification report (dev)" in check.text
+    assert "95% interval" in check.text and " n=" in check.text  # every rate with its interval and n
     _shot(report, tmp_path)
 
 

@@ -156,25 +156,40 @@ def test_cross_entropy_matches_sklearn() -> None:
     assert float(loss(logits, y)) == pytest.approx(log_loss(y.numpy(), probs, labels=range(4)), rel=1e-5)
 
 
-def test_hinge_matches_sklearn_crammer_singer() -> None:
+def test_multiclass_hinge_is_weston_watkins() -> None:
     rng = np.random.default_rng(1)
     logits = torch.tensor(rng.normal(size=(40, 3)), dtype=torch.float32)
     y = torch.tensor(rng.integers(0, 3, 40))
     loss = create_loss(LossConfig(name="multiclass_hinge"), ["a", "b", "c"])
-    # torch's multi-margin loss sums over wrong classes and divides by K; sklearn's multiclass hinge
-    # (Crammer-Singer) takes the max over wrong classes. Compare against the sum form computed here.
+    # Weston-Watkins: the sum over wrong classes (divided by K, as torch's multi-margin loss).
     s = logits.numpy()
     per = np.array(
         [sum(max(0.0, 1 - s[i, y[i]] + s[i, j]) for j in range(3) if j != y[i]) / 3 for i in range(40)]
     )
     assert float(loss(logits, y)) == pytest.approx(per.mean(), rel=1e-5)
-    # With one wrong class (binary), both definitions agree with sklearn's hinge loss.
+    alias = create_loss(LossConfig(name="weston_watkins_hinge"), ["a", "b", "c"])
+    assert float(alias(logits, y)) == pytest.approx(per.mean(), rel=1e-5)
+    # With one wrong class (binary), it is scikit-learn's hinge loss over K = 2.
     b = create_loss(LossConfig(name="multiclass_hinge"), ["a", "b"])
     two = torch.tensor(rng.normal(size=(30, 2)), dtype=torch.float32)
     yb = torch.tensor(rng.integers(0, 2, 30))
     margin = (two[:, 1] - two[:, 0]).numpy()  # the binary decision function
     expected = hinge_loss(yb.numpy(), margin) / 2
     assert float(b(two, yb)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_crammer_singer_hinge_matches_sklearn() -> None:
+    rng = np.random.default_rng(2)
+    logits = torch.tensor(rng.normal(size=(50, 4)), dtype=torch.float32)
+    y = torch.tensor(rng.integers(0, 4, 50))
+    loss = create_loss(LossConfig(name="crammer_singer_hinge"), ["a", "b", "c", "d"])
+    # scikit-learn's multiclass hinge_loss is Crammer-Singer: max(0, 1 - s_y + max_{j != y} s_j).
+    expected = hinge_loss(y.numpy(), logits.numpy(), labels=[0, 1, 2, 3])
+    assert float(loss(logits, y)) == pytest.approx(expected, rel=1e-5)
+    ww = create_loss(LossConfig(name="multiclass_hinge"), ["a", "b", "c", "d"])
+    assert float(ww(logits, y)) != pytest.approx(expected, rel=1e-3)  # the two are different losses
+    with pytest.raises(ConfigError, match="crammer_singer_hinge needs hard labels"):
+        loss(logits, torch.full((50, 4), 0.25))
 
 
 def test_class_and_sample_weights_follow_the_formula() -> None:

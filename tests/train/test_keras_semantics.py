@@ -14,7 +14,7 @@ from knobwise.config import EarlyStoppingConfig, ScheduleConfig, TrainConfig, lo
 from knobwise.data import prepare_data
 from knobwise.errors import ConfigError
 from knobwise.models import build_model
-from knobwise.train import EarlyStopping, Trainer, create_schedule
+from knobwise.train import EarlyStopping, Trainer, create_loss, create_schedule, predict_logits
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +159,42 @@ def test_unknown_early_stopping_key_and_monitor(trainer: Trainer) -> None:
     with pytest.raises(ConfigError, match=r"train\.early_stopping\.monitor: 'val_f1' is not logged"):
         es.on_epoch_end(trainer, 0, {"val_loss": 1.0})
     assert isinstance(TrainConfig().early_stopping, type(None))
+
+
+@pytest.mark.parametrize("loss", ["multiclass_hinge", "crammer_singer_hinge", "binary_cross_entropy"])
+def test_val_loss_is_the_training_loss(loss: str) -> None:
+    cfg = load_config(
+        None, ["data.limit=200", "train.epochs=1", f"train.loss={loss}", "train.grad_stats=false"]
+    )
+    data = prepare_data(cfg.data, seed=0)
+    model = build_model(cfg.model, data.input_shape, data.num_classes)
+    trainer = Trainer(model, data, cfg.train, seed=0, quiet=True)
+    row = trainer.fit()[0]
+    dev = data.splits["dev"]
+    logits = predict_logits(model, dev.x)
+    expected = create_loss(cfg.train.loss, data.classes)(logits, dev.y)
+    ce = torch.nn.functional.cross_entropy(logits, dev.y)
+    assert row["val_loss"] == pytest.approx(float(expected), rel=1e-4)
+    assert row["val_cross_entropy"] == pytest.approx(float(ce), rel=1e-4)
+    plain = Trainer(model, data, load_config(None, ["data.limit=200"]).train, seed=0, quiet=True)
+    assert len(plain.validate() or []) == 2  # cross_entropy: val_loss is the cross-entropy, no second column
+
+
+def test_l2_modes_textbook_and_network3() -> None:
+    """per_example: λ/(2n) Σw² (n training examples); per_batch: network3.py's 0.5·λ·Σw² / (number
+    of mini-batches per epoch), batch_size times stronger."""
+    base = ["data.limit=200", "train.batch_size=10", "train.l2=0.1", "train.grad_stats=false"]
+    coefs = {}
+    for mode in ("per_example", "per_batch"):
+        cfg = load_config(None, [*base, f"train.l2_mode={mode}"])
+        data = prepare_data(cfg.data, seed=0)
+        trainer = Trainer(
+            build_model(cfg.model, data.input_shape, data.num_classes), data, cfg.train, quiet=True
+        )
+        n = len(data.splits["train"])
+        coefs[mode] = trainer._l2_coef
+        assert trainer.steps_per_epoch == -(-n // 10)
+    assert coefs["per_example"] == pytest.approx(0.1 / (2 * n))
+    assert coefs["per_batch"] == pytest.approx(0.1 / (2 * (-(-n // 10))))
+    with pytest.raises(ConfigError, match=r"train\.l2_mode"):
+        load_config(None, ["train.l2_mode=per_epoch"])

@@ -70,7 +70,7 @@ def _print(out: dict[str, Any]) -> None:
         m = metrics[s]
         print(f"\n{s}: classification report")
         # Plain print: the report and matrix are wider than rich's default width when piped.
-        print(report_text(m, digits=3))
+        print(report_text(m, digits=3, intervals=(m.get("ci") or {}).get("level", 0.95)))
         print("confusion matrix (rows true, columns predicted): " + ", ".join(m["classes"]))
         for name, row in zip(m["classes"], m["confusion_matrix"], strict=True):
             print(f"  {name:>10} " + " ".join(f"{v:>5}" for v in row))

@@ -71,6 +71,12 @@ class DataConfig(Section):
     )
     split: SplitConfig = Field(default_factory=SplitConfig)
     normalize: Literal["standardize", "minmax", "none"] = "standardize"
+    featurewise_center: bool = Field(False, description="Keras: minus the training split's channel mean")
+    featurewise_std_normalization: bool = Field(False, description="Keras: divided by its channel std")
+    samplewise_center: bool = Field(False, description="Keras: each image minus its own mean")
+    samplewise_std_normalization: bool = Field(False, description="Keras: each image divided by its std")
+    zca_whitening: bool = Field(False, description="Keras: ZCA whitening fitted on the training split")
+    zca_epsilon: float = Field(1e-6, gt=0.0, description="Keras: added to the eigenvalues before 1/sqrt")
     exclude: str | None = Field(None, description="CSV of examples to drop (columns id or index)")
     relabel: str | None = Field(None, description="CSV of corrected labels (id or index, and label)")
     relabel_to: Literal["auto", "label", "suggested", "cluster_majority"] = Field(
@@ -93,6 +99,21 @@ class DataConfig(Section):
     missing: Literal["error", "impute"] = Field(
         "error", description="tabular data: missing values are an error, or imputed with train statistics"
     )
+
+    @model_validator(mode="after")
+    def _check_preprocess(self) -> DataConfig:
+        per_image = [
+            k
+            for k in ("samplewise_center", "samplewise_std_normalization", "zca_whitening")
+            if getattr(self, k)
+        ]
+        if per_image and (self.augment is not None or self.expand is not None):
+            raise ValueError(
+                f"data.{per_image[0]} cannot be combined with data.augment or data.expand yet (the "
+                "augmentation works on per-channel normalized images); use featurewise_center / "
+                "featurewise_std_normalization, or drop the augmentation"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_sources(self) -> DataConfig:

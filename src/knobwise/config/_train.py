@@ -95,7 +95,7 @@ class LossConfig(Section):
     name: str = "cross_entropy"
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     class_weight: list[float] | dict[str, float] | Literal["balanced"] | None = None
-    margin: float = Field(1.0, gt=0.0, description="multiclass_hinge margin")
+    margin: float = Field(1.0, gt=0.0, description="multiclass_hinge / crammer_singer_hinge margin")
 
 
 class FineTuneConfig(Section):

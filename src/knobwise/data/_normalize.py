@@ -8,6 +8,9 @@ for scikit-learn's digits, 1 for float arrays, which are used as given). Then, p
 - ``none``: unchanged after the ``[0, 1]`` scaling.
 
 Statistics are accumulated in float64 over chunks, so large datasets need no float64 copy.
+
+Keras's preprocessing (featurewise / samplewise centring and std normalization, ZCA whitening;
+see :mod:`knobwise.data._keras_preprocess`) comes after, as fitted ``steps`` of the normalizer.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from knobwise.data._keras_preprocess import apply_steps, steps_from_dict, steps_to_dict
 from knobwise.errors import DataError
 
 __all__ = ["Normalizer", "NORMALIZE_MODES"]
@@ -65,7 +69,14 @@ class Normalizer:
     True
     """
 
-    def __init__(self, mode: str, shift: Sequence[float], scale: Sequence[float], pixel_max: float = 1.0):
+    def __init__(
+        self,
+        mode: str,
+        shift: Sequence[float],
+        scale: Sequence[float],
+        pixel_max: float = 1.0,
+        steps: list[dict[str, Any]] | None = None,
+    ):
         if mode not in NORMALIZE_MODES:
             raise DataError(f"data.normalize must be one of {', '.join(NORMALIZE_MODES)}, got {mode!r}")
         if len(shift) != len(scale):
@@ -74,6 +85,19 @@ class Normalizer:
         self.shift = [float(v) for v in shift]
         self.scale = [float(v) for v in scale]
         self.pixel_max = float(pixel_max)
+        #: Keras preprocessing steps applied after the per-channel shift and scale.
+        self.steps: list[dict[str, Any]] = list(steps or [])
+
+    def with_steps(self, steps: list[dict[str, Any]]) -> Normalizer:
+        """This normalizer followed by fitted Keras preprocessing ``steps``; featurewise steps
+        alone fold into the per-channel shift and scale (so augmentation fill values and the
+        inverse for display stay exact)."""
+        if len(steps) == 1 and steps[0]["kind"] == "channel":
+            mean, std = steps[0]["mean"], steps[0]["std"]
+            shift = [s + m * c for s, m, c in zip(self.shift, mean, self.scale, strict=True)]
+            scale = [c * d for c, d in zip(self.scale, std, strict=True)]
+            return Normalizer(self.mode, shift, scale, self.pixel_max)
+        return Normalizer(self.mode, self.shift, self.scale, self.pixel_max, steps)
 
     @property
     def channels(self) -> int:
@@ -114,16 +138,26 @@ class Normalizer:
     def apply_(self, x: torch.Tensor) -> torch.Tensor:
         """Normalize a float32 tensor in place (saves a copy of a whole dataset) and return it."""
         shift, scale = self._params(x)
-        return x.div_(self.pixel_max).sub_(shift).div_(scale)
+        x.div_(self.pixel_max).sub_(shift).div_(scale)
+        return apply_steps(x, self.steps) if self.steps else x
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description, the inverse of :meth:`from_dict`."""
-        return {"mode": self.mode, "shift": self.shift, "scale": self.scale, "pixel_max": self.pixel_max}
+        out: dict[str, Any] = {
+            "mode": self.mode,
+            "shift": self.shift,
+            "scale": self.scale,
+            "pixel_max": self.pixel_max,
+        }
+        if self.steps:
+            out["steps"] = steps_to_dict(self.steps)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Normalizer:
         try:
-            return cls(d["mode"], d["shift"], d["scale"], d.get("pixel_max", 1.0))
+            steps = steps_from_dict(d.get("steps") or [])
+            return cls(d["mode"], d["shift"], d["scale"], d.get("pixel_max", 1.0), steps)
         except (KeyError, TypeError) as exc:
             raise DataError(f"normalizer: malformed description {d!r} ({exc})") from exc
 

@@ -131,6 +131,21 @@ def _trace_split(name: str) -> None:
             fh.write(f"{os.getpid()} {name}\n")
 
 
+def _keras_preprocess(cfg: DataConfig, normalizer: Normalizer, splits: dict[str, SplitData]) -> Normalizer:
+    """Fit Keras's featurewise/samplewise/ZCA steps on the (normalized) training split, apply them
+    to every split, and return the normalizer that includes them."""
+    from knobwise.data._keras_preprocess import KERAS_KEYS, apply_steps, fit_steps
+
+    opts: dict[str, Any] = {k: getattr(cfg, k) for k in KERAS_KEYS}
+    if not any(opts.values()) or "train" not in splits:
+        return normalizer
+    opts["zca_epsilon"] = cfg.zca_epsilon
+    steps = fit_steps(splits["train"].x, opts)
+    for split in splits.values():
+        apply_steps(split.x, steps)
+    return normalizer.with_steps(steps)
+
+
 def prepare_data(
     cfg: DataConfig, seed: int, device: torch.device | str = "cpu", withhold: tuple[str, ...] = ()
 ) -> PreparedData:
@@ -209,6 +224,7 @@ def prepare_data(
         if name in weights:
             splits[name].weight = torch.from_numpy(weights[name].astype(np.float32)).to(device)
         counts[name] = class_counts(y_np[idx], k)
+    normalizer = _keras_preprocess(cfg, normalizer, splits)
     train_counts, notes = build_train_knobs(cfg, splits, normalizer, k, seed)
     if train_counts is not None:
         counts["train"] = train_counts

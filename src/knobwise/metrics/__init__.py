@@ -42,6 +42,13 @@ from knobwise.metrics._rates import (
     rate_tensors,
 )
 from knobwise.metrics._report import classification_report, report_dict, report_text
+from knobwise.metrics._report_intervals import (
+    INTERVAL_COLUMNS,
+    format_interval,
+    interval_rows,
+    intervals_text,
+    split_intervals,
+)
 
 __all__ = [
     "AVERAGES",
@@ -69,6 +76,11 @@ __all__ = [
     "rate_tensors",
     "report_dict",
     "report_text",
+    "INTERVAL_COLUMNS",
+    "format_interval",
+    "interval_rows",
+    "intervals_text",
+    "split_intervals",
     "resolve_metric",
     "resolve_run_metric",
     "save_predictions",

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from knobwise.metrics._family import classification_metrics
+from knobwise.metrics._report_intervals import intervals_text
 
 __all__ = ["REPORT_COLUMNS", "report_dict", "report_text", "classification_report"]
 
@@ -54,8 +55,10 @@ def _fmt(v: Any, digits: int) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
-def report_text(metrics: dict[str, Any], digits: int = 2) -> str:
-    """The report as aligned text (scikit-learn's layout plus specificity and npv)."""
+def report_text(metrics: dict[str, Any], digits: int = 2, intervals: float | None = None) -> str:
+    """The report as aligned text (scikit-learn's layout plus specificity and npv); with
+    ``intervals`` (a level, 0.95) followed by every rate's interval and n
+    (:func:`~knobwise.metrics.intervals_text`)."""
     d = report_dict(metrics)
     names = list(metrics["per_class"])
     width = max([len("weighted avg"), *(len(n) for n in names)])
@@ -77,7 +80,10 @@ def report_text(metrics: dict[str, Any], digits: int = 2) -> str:
     )
     lines.append(line("macro avg", d["macro avg"]))
     lines.append(line("weighted avg", d["weighted avg"]))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if intervals is not None:
+        text += "\n" + intervals_text(metrics, intervals, digits)
+    return text
 
 
 def classification_report(

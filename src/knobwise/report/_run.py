@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from knobwise.io import atomic_write_bytes, atomic_write_text
-from knobwise.metrics import Predictions
+from knobwise.metrics import INTERVAL_COLUMNS, Predictions, format_interval, interval_rows
 from knobwise.models import build_from_layers, summarize
 from knobwise.report import _diagnosis, _examples, _plots, _tabular
 from knobwise.report._figures import ReportFigure
@@ -131,6 +131,8 @@ def _class_report(m: dict[str, Any], cm: np.ndarray, classes: list[str], split: 
     recall and F1 from the confusion matrix (0/0 shown as undefined)."""
     per_class = m.get("per_class") if isinstance(m.get("per_class"), dict) else None
     support = cm.sum(axis=1)
+    if per_class and m.get("confusion_matrix") and m.get("classes") and m.get("n"):
+        return _class_report_intervals(m, split)
     if per_class:
         cols = [c for c in _RATE_COLUMNS if any(c in (v or {}) for v in per_class.values())]
         rows: list[list[Any]] = [
@@ -156,6 +158,24 @@ def _class_report(m: dict[str, Any], cm: np.ndarray, classes: list[str], split: 
         for i in range(len(cm))
     ]
     return Table(["class", "precision", "recall", "f1", "support"], rows, f"Classification report ({split})")
+
+
+def _class_report_intervals(m: dict[str, Any], split: str, level: float = 0.95) -> Table:
+    """Every rate with its interval and the n it is a proportion of (see
+    :func:`knobwise.metrics.interval_rows`), the averages and accuracy below the classes."""
+    cols = [c for c, _, _ in INTERVAL_COLUMNS]
+    rows: list[list[Any]] = []
+    for r in interval_rows(m, level):
+        cells = r["cells"]
+        if r["label"] == "accuracy":
+            rows.append(["accuracy", format_interval(cells["accuracy"]), *[""] * (len(cols) - 1)])
+        else:
+            rows.append([r["label"], *[format_interval(cells[c]) for c in cols]])
+    caption = (
+        f"Classification report ({split}): value [{100 * level:g}% interval] n = the examples the rate "
+        "is a proportion of (Wilson intervals; percentile bootstrap over examples for F1 and the averages)"
+    )
+    return Table(["class", *cols], rows, caption)
 
 
 def _evidence(

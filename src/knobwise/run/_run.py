@@ -56,7 +56,8 @@ class Evaluation:
         return [s for s in SPLITS if s in self.metrics]
 
     def report(self, split: str | None = None, digits: int = 3) -> str:
-        """The classification report of ``split`` (default: the only one, else dev, else test)."""
+        """The classification report of ``split`` (default: the only one, else dev, else test),
+        every rate with its interval and the examples behind it."""
         names = self.splits()
         if split is None:
             split = (
@@ -64,7 +65,8 @@ class Evaluation:
             )
         if split not in self.metrics:
             raise RunError(f"{self.run}: no {split} split evaluated (evaluated: {', '.join(names)})")
-        return report_text(self.metrics[split], digits=digits)
+        m = self.metrics[split]
+        return report_text(m, digits=digits, intervals=(m.get("ci") or {}).get("level", 0.95))
 
     def __getitem__(self, split: str) -> dict[str, Any]:
         return self.metrics[split]

@@ -120,6 +120,8 @@ class Trainer:
         self.closure_step = isinstance(self.optimizer, torch.optim.LBFGS)
         self.schedule = create_schedule(cfg.schedule, self.optimizer, cfg.epochs, self.steps_per_epoch)
         self.loss_fn = create_loss(cfg.loss, data.classes, data.class_counts.get("train")).to(self.device)
+        # Plain cross-entropy: val_loss is already the cross-entropy, no second column.
+        self._plain_ce = cfg.loss.name == "cross_entropy" and cfg.loss.label_smoothing == 0
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         if self.closure_step and (self.scaler is not None or cfg.clip_grad_norm):
             what = (
@@ -282,13 +284,21 @@ class Trainer:
         if self.cfg.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(self._grad_params, self.cfg.clip_grad_norm, foreach=True)
 
-    def validate(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Loss and accuracy on the dev split (None when there is no dev split)."""
+    def validate(self) -> list[torch.Tensor] | None:
+        """[loss, accuracy] on the dev split, + the cross-entropy when the training loss is another
+        (None when there is no dev split).
+
+        As in Keras, ``val_loss`` is the training loss (hinge, BCE, label smoothing included),
+        without class or sample weights, so ``loss`` and ``val_loss`` compare like with like.
+        """
         dev = self.data.splits.get("dev")
         if dev is None or len(dev) == 0:
             return None
         logits = predict_logits(self.forward, dev.x, amp_dtype=self.amp_dtype)  # type: ignore[arg-type]
-        return loss_and_accuracy(logits, dev.y)
+        ce, acc = loss_and_accuracy(logits, dev.y)
+        if self._plain_ce:
+            return [ce, acc]
+        return [self.loss_fn.per_example(logits, dev.y, "mean"), acc, ce]
 
     # -- the epoch loop --------------------------------------------------------------------------
     def fit(self) -> list[dict[str, Any]]:
@@ -308,6 +318,8 @@ class Trainer:
             logs: dict[str, Any] = {"epoch": epoch + 1, "loss": stacked[0], "accuracy": stacked[1]}
             if val is not None:
                 logs["val_loss"], logs["val_accuracy"] = stacked[2], stacked[3]
+                if len(val) == 3:
+                    logs["val_cross_entropy"] = stacked[4]
             logs["lr"] = lr
             logs["time"] = time.perf_counter() - start
             if self.cfg.grad_stats:  # with grad_stats off there are layer names but no values

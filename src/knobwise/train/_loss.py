@@ -32,10 +32,10 @@ LOSSES: Registry[Callable[[LossConfig, int], PerExample]] = Registry("loss", key
 
 
 def register_loss(
-    name: str,
+    name: str, *aliases: str
 ) -> Callable[[Callable[[LossConfig, int], PerExample]], Callable[[LossConfig, int], PerExample]]:
-    """Decorator registering a per-example loss factory under ``name``."""
-    return LOSSES.register(name)
+    """Decorator registering a per-example loss factory under ``name`` (and ``aliases``)."""
+    return LOSSES.register(name, *aliases)
 
 
 def list_losses(pattern: str = "*") -> list[str]:
@@ -49,18 +49,37 @@ def _cross_entropy(cfg: LossConfig, k: int) -> PerExample:
     return lambda logits, y, red: F.cross_entropy(logits.float(), y, reduction=red, label_smoothing=s)
 
 
-@register_loss("multiclass_hinge")
+def _hard_labels(y: torch.Tensor, name: str) -> None:
+    if y.ndim == 2:
+        raise ConfigError(f"train.loss.name {name} needs hard labels; mixup/cutmix give soft targets")
+
+
+@register_loss("multiclass_hinge", "weston_watkins_hinge")
 def _hinge(cfg: LossConfig, k: int) -> PerExample:
-    # Crammer-Singer style sum over wrong classes of max(0, margin − s_y + s_j), divided by K as in
-    # torch.nn.MultiMarginLoss.
+    # Weston-Watkins: the SUM over wrong classes j of max(0, margin - s_y + s_j), divided by K as
+    # torch.nn.MultiMarginLoss does (the K only rescales the loss).
     m = cfg.margin
 
     def fn(logits: torch.Tensor, y: torch.Tensor, red: str) -> torch.Tensor:
-        if y.ndim == 2:
-            raise ConfigError(
-                "train.loss.name multiclass_hinge needs hard labels; mixup/cutmix give soft targets"
-            )
+        _hard_labels(y, "multiclass_hinge")
         return F.multi_margin_loss(logits.float(), y, margin=m, reduction=red)
+
+    return fn
+
+
+@register_loss("crammer_singer_hinge")
+def _crammer_singer(cfg: LossConfig, k: int) -> PerExample:
+    # Crammer-Singer: max(0, margin - s_y + MAX over wrong classes j of s_j), scikit-learn's
+    # multiclass hinge_loss (margin 1).
+    m = cfg.margin
+
+    def fn(logits: torch.Tensor, y: torch.Tensor, red: str) -> torch.Tensor:
+        _hard_labels(y, "crammer_singer_hinge")
+        s = logits.float()
+        true = s.gather(1, y.unsqueeze(1)).squeeze(1)
+        other = s.scatter(1, y.unsqueeze(1), float("-inf")).amax(1)
+        per = (m - true + other).clamp_min(0.0)
+        return per.mean() if red == "mean" else per
 
     return fn
 
