@@ -30,7 +30,8 @@ from knobwise.data._prepare import PreparedData, SplitData, prepare_data
 from knobwise.data._source import SOURCES, Source, default_root, list_sources, load_source, register_source
 from knobwise.data._sources_multi import load_sources
 from knobwise.data._split import LIMIT_SEED, SplitPlan, class_counts, plan_splits, stratified_subset
-from knobwise.data._tabular import TabularEncoder, read_table, tabular_inputs
+from knobwise.data._tabular import TabularEncoder, tabular_inputs
+from knobwise.data._tabular_read import read_table
 from knobwise.data._tabular_sources import TABULAR_DATASETS
 from knobwise.data._training_knobs import TrainingKnobs, training_knobs
 from knobwise.data._tta import predict_tta, tta_views

@@ -15,7 +15,8 @@ import numpy as np
 
 from knobwise.config import DataConfig
 from knobwise.data._source import Source, register_source
-from knobwise.data._tabular import Columns, is_missing, read_table
+from knobwise.data._tabular import is_missing
+from knobwise.data._tabular_read import Columns, read_table
 from knobwise.errors import DataError
 from knobwise.registry import closest
 
