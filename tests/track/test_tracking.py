@@ -282,3 +282,24 @@ def test_study_tracked_equals_optuna_and_trial_files(tmp_path: Path, monkeypatch
         assert hparams == pytest.approx({k: float(v) for k, v in t.params.items()})
         end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
         assert end.session_end_info.status == 1  # STATUS_SUCCESS
+
+
+def test_study_tracking_failure_is_a_warning_and_leaves_the_trial_folder_alone(tmp_path: Path) -> None:
+    """An MLflow store that cannot be opened: the parent run is not created, trials get no
+    MLflow run (their training goes on), and the warning goes to the study's tracking.log, never
+    into a trial folder (which must not exist before the trial's run starts)."""
+    from knobwise.track import study_tracking
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    base = {"track": {"mlflow": {"tracking_uri": f"sqlite:///{blocker}/ml.db"}}}
+    study_dir = tmp_path / "st"
+    tracking = study_tracking(base, study_dir, "s1", {})
+    assert tracking is not None
+    assert tracking.start({"sampler": "random"}) == {}
+    context = tracking.begin_trial(0, {"train.batch_size": 16}, study_dir / "trials" / "0000")
+    assert context.mlflow_run_id is None and context.tensorboard_name == "s1/0000"
+    assert not (study_dir / "trials").exists()
+    log = (study_dir / "tracking.log").read_text()
+    assert log.startswith("warning: mlflow tracking failed while opening the study's parent run (")
+    assert log.count("warning:") == 1
