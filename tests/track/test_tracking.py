@@ -136,6 +136,7 @@ def test_run_tracked_equals_history_and_metrics(tmp_path: Path, monkeypatch: pyt
     run_id = json.loads((run / "tracking.json").read_text())["mlflow"]["run_id"]
     assert found.info.run_id == run_id and found.info.status == "FINISHED"  # the resume continued it
     assert found.data.tags["knobwise.run_dir"] == str(run.resolve())
+    assert found.data.tags["knobwise.knob_change.epoch_2"] == "train.epochs=2"  # the resume's change
     for col in scalar_columns(rows):
         got = [(m.step, m.value) for m in client.get_metric_history(run_id, col)]
         assert sorted(got) == [(int(r["epoch"]), r[col]) for r in rows], col
