@@ -181,7 +181,8 @@ class StudyTracking:
                 objectives,
                 intermediate,
             )
-        if self.track.tensorboard is not None:
+        # A trial refused as bad input has no run folder: no hparams folder is made in its place.
+        if self.track.tensorboard is not None and (self.track.tensorboard.dir or run_dir.is_dir()):
             from knobwise.track._tensorboard import tensorboard_dir, write_hparams
 
             tb = Tracker(self.log)
