@@ -136,6 +136,7 @@ def test_run_tracked_equals_history_and_metrics(tmp_path: Path, monkeypatch: pyt
     run_id = json.loads((run / "tracking.json").read_text())["mlflow"]["run_id"]
     assert found.info.run_id == run_id and found.info.status == "FINISHED"  # the resume continued it
     assert found.data.tags["knobwise.run_dir"] == str(run.resolve())
+    assert found.data.tags["knobwise.knob_change.epoch_2"] == "train.epochs=2"  # the resume's change
     for col in scalar_columns(rows):
         got = [(m.step, m.value) for m in client.get_metric_history(run_id, col)]
         assert sorted(got) == [(int(r["epoch"]), r[col]) for r in rows], col
@@ -282,3 +283,24 @@ def test_study_tracked_equals_optuna_and_trial_files(tmp_path: Path, monkeypatch
         assert hparams == pytest.approx({k: float(v) for k, v in t.params.items()})
         end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
         assert end.session_end_info.status == 1  # STATUS_SUCCESS
+
+
+def test_study_tracking_failure_is_a_warning_and_leaves_the_trial_folder_alone(tmp_path: Path) -> None:
+    """An MLflow store that cannot be opened: the parent run is not created, trials get no
+    MLflow run (their training goes on), and the warning goes to the study's tracking.log, never
+    into a trial folder (which must not exist before the trial's run starts)."""
+    from knobwise.track import study_tracking
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    base = {"track": {"mlflow": {"tracking_uri": f"sqlite:///{blocker}/ml.db"}}}
+    study_dir = tmp_path / "st"
+    tracking = study_tracking(base, study_dir, "s1", {})
+    assert tracking is not None
+    assert tracking.start({"sampler": "random"}) == {}
+    context = tracking.begin_trial(0, {"train.batch_size": 16}, study_dir / "trials" / "0000")
+    assert context.mlflow_run_id is None and context.tensorboard_name == "s1/0000"
+    assert not (study_dir / "trials").exists()
+    log = (study_dir / "tracking.log").read_text()
+    assert log.startswith("warning: mlflow tracking failed while opening the study's parent run (")
+    assert log.count("warning:") == 1

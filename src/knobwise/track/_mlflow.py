@@ -183,14 +183,13 @@ class MlflowTracker(Tracker):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self.client is not None and self.run_id is not None:
-            self.guard(
-                f"logging epoch {epoch + 1}",
-                log_metrics,
-                self.client,
-                self.run_id,
-                epoch_scalars(logs),
-                epoch + 1,
-            )
+            self.guard(f"logging epoch {epoch + 1}", self._epoch, epoch + 1, logs)
+
+    def _epoch(self, step: int, logs: dict[str, Any]) -> None:
+        assert self.client is not None and self.run_id is not None
+        log_metrics(self.client, self.run_id, epoch_scalars(logs), step)
+        if logs.get("knob_change"):  # babysitting: the parameters keep the values the run started with
+            self.client.set_tag(self.run_id, f"knobwise.knob_change.epoch_{step}", str(logs["knob_change"]))
 
     def finish(self, run_root: Path, metrics: Mapping[str, Any]) -> None:
         if self.client is not None:

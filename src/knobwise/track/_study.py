@@ -19,20 +19,18 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knobwise.config import TrackConfig
-from knobwise.io import append_line
 from knobwise.track._base import TrackContext, Tracker
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["StudyTracking", "study_tracking", "TRIAL_STATUS"]
+__all__ = ["StudyTracking", "study_tracking", "TRIAL_STATUS", "TRACKING_LOG"]
 
 #: Optuna's trial state → (MLflow run status, TensorBoard hparams status).
 TRIAL_STATUS = {
@@ -41,38 +39,43 @@ TRIAL_STATUS = {
     "FAIL": ("FAILED", "failure"),
 }
 
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr)
+#: Where a study's tracking warnings go (a trial's own folder must not exist before its run starts).
+TRACKING_LOG = "tracking.log"
 
 
 def study_tracking(
-    base: Mapping[str, Any], study_dir: Path, name: str, state: dict[str, Any]
+    base: Mapping[str, Any], study_dir: Path, name: str, state: dict[str, Any], *, echo: bool = False
 ) -> StudyTracking | None:
     """The study's tracking from its base config mapping (None when ``track:`` asks for nothing)."""
     track = TrackConfig.model_validate(base.get("track") or {})
-    return StudyTracking(track, study_dir, name, state) if track.enabled else None
+    return StudyTracking(track, study_dir, name, state, echo=echo) if track.enabled else None
 
 
 class StudyTracking:
     """The study-level side of tracking. ``state`` is what :meth:`start` returned (saved in
-    ``study.json``): the MLflow tracking URI, experiment and parent run ids."""
+    ``study.json``): the MLflow tracking URI, experiment and parent run ids. Warnings go to
+    ``<study>/tracking.log`` (and to stderr with ``echo``: the main process, outside the live table).
+    """
 
     def __init__(
-        self,
-        track: TrackConfig,
-        study_dir: Path,
-        name: str,
-        state: dict[str, Any],
-        log: Callable[[str], None] = _stderr,
+        self, track: TrackConfig, study_dir: Path, name: str, state: dict[str, Any], *, echo: bool = False
     ) -> None:
         self.track = track
         self.study_dir = study_dir
         self.name = name
         self.state = dict(state)
-        self._guard = Tracker(log)
+        self.echo = echo
+        self._guard = Tracker(self.log)
         self._guard.name = "mlflow"
         self._client: MlflowClient | None = None
+
+    def log(self, line: str) -> None:
+        """A warning line for ``<study>/tracking.log`` (and stderr with ``echo``)."""
+        self.study_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.study_dir / TRACKING_LOG, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+        if self.echo:
+            print(line, file=sys.stderr)
 
     # -- the parent run (main process) -----------------------------------------------------------
     def _mlflow(self) -> MlflowClient:
@@ -134,7 +137,6 @@ class StudyTracking:
         tags = {"knobwise.study": self.name, "knobwise.trial": str(number)}
         run_id = None
         if self.track.mlflow is not None and self.state.get("parent_run_id"):
-            self._guard.log = functools.partial(append_line, Path(run_dir) / "log.txt")
             run_id = self._guard.guard(
                 f"creating the run of trial {number}", self._begin, number, params, run_dir
             )
@@ -167,7 +169,6 @@ class StudyTracking:
         """Record a trial's outcome: ``state`` is COMPLETE, PRUNED or FAIL; ``objectives`` maps
         ``objective`` (or ``objective/<metric>`` for several) to the values Optuna received;
         ``intermediate`` the per-epoch values reported to the pruner."""
-        self._guard.log = functools.partial(append_line, Path(run_dir) / "log.txt")
         mlflow_status, tb_status = TRIAL_STATUS.get(state, ("FAILED", "failure"))
         if context.mlflow_run_id is not None:
             self._guard.guard(
@@ -180,10 +181,11 @@ class StudyTracking:
                 objectives,
                 intermediate,
             )
-        if self.track.tensorboard is not None:
+        # A trial refused as bad input has no run folder: no hparams folder is made in its place.
+        if self.track.tensorboard is not None and (self.track.tensorboard.dir or run_dir.is_dir()):
             from knobwise.track._tensorboard import tensorboard_dir, write_hparams
 
-            tb = Tracker(self._guard.log)
+            tb = Tracker(self.log)
             tb.name = "tensorboard"
             log_dir = tensorboard_dir(self.track.tensorboard, run_dir, context.tensorboard_name)
             tb.guard(

@@ -285,9 +285,8 @@ def run_study(req: TuneRequest) -> dict[str, Any]:
 
 def _start_tracking(settings: StudySettings) -> StudyTracking | None:
     """Open the study's MLflow parent run when the base config has a ``track:`` section."""
-    tracking = study_tracking(
-        read_yaml(settings.dir / "config.yaml"), settings.dir, settings.name, settings.tracking
-    )
+    base = read_yaml(settings.dir / "config.yaml")
+    tracking = study_tracking(base, settings.dir, settings.name, settings.tracking, echo=True)
     if tracking is None:
         return None
     params: dict[str, Any] = {
