@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +29,7 @@ import yaml
 from knobwise.config import apply_overrides, config_from_dict, read_yaml, validate_path
 from knobwise.errors import ConfigError
 
-__all__ = ["Param", "SearchSpace", "parse_space", "load_space", "param_overrides", "config_with"]
+__all__ = ["Param", "SearchSpace", "parse_space", "load_space", "config_with"]
 
 _ENTRY_KEYS = ("type", "low", "high", "log", "step", "choices", "when")
 _TYPES = ("float", "int", "categorical")
@@ -228,14 +227,14 @@ def load_space(path: str | Path) -> SearchSpace:
     return parse_space(read_yaml(path), str(path))
 
 
-def param_overrides(values: dict[str, Any]) -> list[str]:
-    """``--set`` style overrides for sampled values (JSON is valid YAML, so types survive)."""
-    return [f"{path}={json.dumps(value)}" for path, value in values.items()]
-
-
 def config_with(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """The base config mapping with sampled ``values`` applied."""
-    return apply_overrides(base, param_overrides(values))
+    """The base config mapping with sampled ``values`` set at their dotted paths (typed values
+    set directly, not through ``--set`` text).
+
+    >>> config_with({"train": {"epochs": 2}}, {"train.optimizer.lr": 0.01})
+    {'train': {'epochs': 2, 'optimizer': {'lr': 0.01}}}
+    """
+    return apply_overrides(base, values)
 
 
 def check_against_config(space: SearchSpace, base: dict[str, Any]) -> None:
