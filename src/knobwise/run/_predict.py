@@ -138,7 +138,6 @@ def _classes(meta: dict[str, Any]) -> tuple[list[str], list[int]]:
         raise RunError(f"model.json lacks classes or input_shape ({exc})") from exc
 
 
-@torch.no_grad()
 def _records(inputs: Any, data_meta: dict[str, Any]) -> InputBatch:
     """A tabular run's inputs: CSV/parquet files (ids ``file:row``) or records given directly."""
     files = [inputs] if isinstance(inputs, str | os.PathLike) else inputs
@@ -152,6 +151,7 @@ def _records(inputs: Any, data_meta: dict[str, Any]) -> InputBatch:
     raise DataError("predict: a run on attributes takes CSV/parquet files or records ({column: value} rows)")
 
 
+@torch.no_grad()
 def predict(
     model: torch.nn.Module,
     meta: dict[str, Any],
