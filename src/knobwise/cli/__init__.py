@@ -28,6 +28,7 @@ COMMANDS: list[str] = [
     "knobwise.cli._evaluate",
     "knobwise.cli._diagnose",
     "knobwise.cli._errors",
+    "knobwise.cli._explain",
     "knobwise.cli._lr_find",
     "knobwise.cli._select",
     "knobwise.cli._summary",

@@ -104,11 +104,15 @@ def diagnose_run(
     human: float | None = None,
     bayes: float | None = None,
     tolerance: float = 1.0,
+    boxes: str | Path | None = None,
+    masks: str | Path | None = None,
 ) -> dict[str, Any]:
     """Decomposition of a run's errors plus its learning-curve and gradient findings (JSON-able).
 
     Human-level and Bayes error come from the arguments, else from ``evaluate.human_error`` /
     ``evaluate.bayes_error`` in the run's config. A run without ``metrics.json`` is a RunError.
+    With object ``boxes`` or ``masks`` (or a saved ``knobwise explain --boxes`` verdict) the result
+    has ``surroundings``: the attribution mass inside the objects and a warning when most is outside.
     """
     from knobwise.diagnose._curves import diagnose_curves, read_history
     from knobwise.diagnose._decompose import decompose
@@ -136,4 +140,8 @@ def diagnose_run(
     out["curves"] = [f.to_dict() for f in diagnose_curves(rows, tolerance, raw)]
     out["gradients"] = [f.to_dict() for f in diagnose_gradients(rows, config=raw)]
     out["run"] = str(run.root)
+    from knobwise.diagnose._explain_run import surroundings_check
+
+    if (surroundings := surroundings_check(run.root, boxes, masks)) is not None:
+        out["surroundings"] = surroundings
     return out

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from knobwise.report import _diagnosis, _examples, _plots
+from knobwise.report._explain_section import explain_section
 from knobwise.report._figures import ReportFigure
 from knobwise.report._render import render_page
 from knobwise.report._sections import Mark, RunArtifacts, Section, Table, fmt
@@ -259,6 +260,7 @@ def run_sections(art: RunArtifacts, data: Any = None, model: Any = None) -> list
         _metrics(art),
         _curves(art),
         *_evidence(art, preds, data, why),
+        explain_section(art.root, data, model),
         _diagnosis.diagnosis_section(art.root),
         _diagnosis.error_analysis_section(art.root),
         _diagnosis.label_issues_section(art.root),
