@@ -12,21 +12,23 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 SIZE, PATCH = 20, 4
-#: The digit is dimmer than the pattern (a quarter of full brightness): it is there, but unrelated.
-DIM = 0.25
+#: The digit is dimmer than the pattern (15% of full brightness): it is there, but unrelated.
+DIM = 0.15
 #: Where the class-giving pattern is (x0, y0, x1, y1) and where the unrelated digit is.
 PATCH_BOX = (0, 0, PATCH, PATCH)
 CENTRE_BOX = (4, 4, 20, 20)
 CLASSES = ["hbar", "vbar", "diagonal", "antidiagonal"]
 
-#: Two convolutions at full resolution (Grad-CAM's layer keeps every pixel), then pool and dense.
-CNN = [
+_CONVS = [
     {"conv2d": {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}},
     {"conv2d": {"filters": 32, "kernel_size": 3, "padding": "same", "activation": "relu"}},
-    {"maxpool2d": {"pool_size": 4}},
-    "flatten",
-    {"dense": {"units": 4}},
 ]
+#: Two convolutions at full resolution, then pool, flatten and dense (the zoo's kind of head).
+CNN = [*_CONVS, {"maxpool2d": {"pool_size": 4}}, "flatten", {"dense": {"units": 4}}]
+#: The same convolutions with a global-average-pooling head, the architecture Grad-CAM (CAM) was
+#: defined on: each class score is a weighted sum of channel means, so channel weights averaged
+#: over positions are exact. With a flatten + dense head they are not, and Grad-CAM smears.
+CNN_GAP = [*_CONVS, "global_avgpool", {"dense": {"units": 4}}]
 
 
 def _patterns() -> np.ndarray:
