@@ -35,7 +35,8 @@ def _first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
 def first_filters(model: nn.Module) -> tuple[str, np.ndarray]:
     """The first convolution's name and its weights ``(F, C, kh, kw)`` as ``float32``."""
     name, conv = _first_conv(model)
-    return name, conv.weight.detach().float().cpu().numpy()
+    # A layer-list model names the entry (``conv2d_1``), whose conv is its ``.conv`` part.
+    return name.removesuffix(".conv"), conv.weight.detach().float().cpu().numpy()
 
 
 @torch.no_grad()

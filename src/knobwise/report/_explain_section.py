@@ -10,7 +10,7 @@ Example:
     >>> import numpy as np
     >>> proba = np.array([[.9, .1], [.6, .4], [.3, .7], [.2, .8]])
     >>> report_positions(np.array([0, 1, 1, 0]), proba, 3).tolist()
-    [3, 1, 0]
+    [3, 1, 2]
 """
 
 from __future__ import annotations
