@@ -77,18 +77,33 @@ def _surroundings(root: Path, s: Section) -> None:
         )
 
 
-def explain_section(root: Path, data: Any, model: Any) -> Section:
-    """The section; a missing piece (data, model, captum) becomes a note, never a failure."""
+def explain_section(root: Path, data: Any, model: Any, preds: dict[str, Any] | None = None) -> Section:
+    """The section; a missing piece (data, model, captum) becomes a note, never a failure.
+    ``preds`` (split -> predictions with ``proba`` and ``index``, as the report already has them)
+    saves a pass of the model over the split."""
     s = Section("explain", "What the network looks at")
     try:
-        _fill(root, data, model, s)
+        _fill(root, data, model, s, preds or {})
     except Exception as exc:  # the report shows what it can
         s.note(f"no attribution maps ({type(exc).__name__}: {exc})".splitlines()[0])
     _surroundings(root, s)
     return s
 
 
-def _fill(root: Path, data: Any, model: Any, s: Section) -> None:
+def _split_proba(model: Any, sp: Any, saved: Any) -> np.ndarray:
+    """The split's class probabilities: the saved ones when they are for the same examples in the
+    same order, else from the model."""
+    if saved is not None and np.array_equal(np.asarray(saved.index), np.asarray(sp.index)):
+        proba = np.asarray(saved.proba)
+        if proba.ndim == 2 and len(proba) == len(sp):
+            return proba
+    model.eval()
+    with torch.no_grad():
+        out = [torch.softmax(model(sp.x[i : i + 512]).float(), 1).cpu() for i in range(0, len(sp), 512)]
+    return torch.cat(out).numpy()
+
+
+def _fill(root: Path, data: Any, model: Any, s: Section, preds: dict[str, Any]) -> None:
     from knobwise.diagnose import explain_images
     from knobwise.diagnose._attributions import _convs
 
@@ -102,13 +117,8 @@ def _fill(root: Path, data: Any, model: Any, s: Section) -> None:
         model, _ = load_trained(root)
     started = time.perf_counter()
     sp = data.splits[split]
-    model.eval()
-    with torch.no_grad():
-        proba = torch.cat(
-            [torch.softmax(model(sp.x[i : i + 512]).float(), 1) for i in range(0, len(sp), 512)]
-        )
     true = sp.y.cpu().numpy()
-    pos = report_positions(true, proba.cpu().numpy())
+    pos = report_positions(true, _split_proba(model, sp, preds.get(split)))
     method = "gradcam" if _convs(model) else "saliency"
     ids = [str(sp.ids[i]) if sp.ids is not None else f"#{int(sp.index[i])}" for i in pos]
     ex = explain_images(

@@ -260,7 +260,7 @@ def run_sections(art: RunArtifacts, data: Any = None, model: Any = None) -> list
         _metrics(art),
         _curves(art),
         *_evidence(art, preds, data, why),
-        explain_section(art.root, data, model),
+        explain_section(art.root, data, model, preds),
         _diagnosis.diagnosis_section(art.root),
         _diagnosis.error_analysis_section(art.root),
         _diagnosis.label_issues_section(art.root),
