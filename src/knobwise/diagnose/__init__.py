@@ -12,7 +12,14 @@ Example:
     ('high bias', 'bigger network')
 """
 
-from knobwise.diagnose._attributions import METHODS, attribute, conv_layer, list_methods, require_captum
+from knobwise.diagnose._attributions import (
+    METHODS,
+    attribute,
+    conv_layer,
+    has_conv_layer,
+    list_methods,
+    require_captum,
+)
 from knobwise.diagnose._curves import CurveFinding, diagnose_curves, read_history
 from knobwise.diagnose._decompose import GAP_KEYS, Decomposition, check_error, decompose
 from knobwise.diagnose._errors import DEFAULT_TAGS, EXPORT_FIELDS, analyze_errors, export_errors, tag_shares
@@ -66,6 +73,7 @@ __all__ = [
     "Explanation",
     "attribute",
     "conv_layer",
+    "has_conv_layer",
     "list_methods",
     "require_captum",
     "black_baseline",

@@ -41,7 +41,7 @@ from torch import nn
 from knobwise.errors import ConfigError
 from knobwise.registry import Registry, closest
 
-__all__ = ["METHODS", "attribute", "conv_layer", "require_captum", "list_methods"]
+__all__ = ["METHODS", "attribute", "conv_layer", "has_conv_layer", "require_captum", "list_methods"]
 
 #: The attribution methods by name; each maps (model, x, targets, options) to ``(N, H, W)`` maps.
 METHODS: Registry[Callable[..., torch.Tensor]] = Registry("attribution method", key="--method")
@@ -82,6 +82,11 @@ def _convs(model: nn.Module) -> list[tuple[str, nn.Module]]:
     if top:
         return top
     return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def has_conv_layer(model: nn.Module) -> bool:
+    """Whether Grad-CAM has a layer to read (an MLP has none)."""
+    return bool(_convs(model))
 
 
 def conv_layer(model: nn.Module, name: str | None = None) -> tuple[str, nn.Module]:

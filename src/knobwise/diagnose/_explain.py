@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from knobwise.diagnose._attributions import METHODS, attribute
+from knobwise.diagnose._attributions import METHODS, attribute, conv_layer
 from knobwise.diagnose._surroundings import (
     border_hint,
     border_mask,
@@ -331,8 +331,6 @@ def explain_images(
     else:
         inside = np.full_like(border, np.nan)
         surroundings = {"kind": "border", **border_hint(maps[:, 0])}
-    from knobwise.diagnose._attributions import conv_layer
-
     return Explanation(
         method=method,
         target=target,

@@ -63,7 +63,7 @@ def surroundings_check(
     ``split`` that have a box or mask (the first by position) when ``boxes`` or ``masks`` is
     given, else the one ``knobwise explain --boxes/--masks`` saved (``RUN/explain/surroundings.json``),
     else None. Grad-CAM for a convolutional model, saliency otherwise."""
-    from knobwise.diagnose._attributions import _convs
+    from knobwise.diagnose._attributions import has_conv_layer
     from knobwise.diagnose._explain import explain_images, objects_for, split_ids
     from knobwise.diagnose._surroundings import read_boxes
     from knobwise.runs import open_run, read_json
@@ -94,7 +94,7 @@ def surroundings_check(
         s.x[torch.as_tensor(pos)],
         classes=list(data.classes),
         true=s.y.numpy()[pos],
-        method="gradcam" if _convs(model) else "saliency",
+        method="gradcam" if has_conv_layer(model) else "saliency",
         normalizer=data.normalizer,
         ids=chosen,
         objects=objects_for(chosen, h, w, boxes, masks),

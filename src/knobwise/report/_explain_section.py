@@ -104,8 +104,7 @@ def _split_proba(model: Any, sp: Any, saved: Any) -> np.ndarray:
 
 
 def _fill(root: Path, data: Any, model: Any, s: Section, preds: dict[str, Any]) -> None:
-    from knobwise.diagnose import explain_images
-    from knobwise.diagnose._attributions import _convs
+    from knobwise.diagnose import explain_images, has_conv_layer
 
     split = next((k for k in ("dev", "test") if data is not None and len(data.splits.get(k, ()))), None)
     if split is None:
@@ -119,7 +118,7 @@ def _fill(root: Path, data: Any, model: Any, s: Section, preds: dict[str, Any]) 
     sp = data.splits[split]
     true = sp.y.cpu().numpy()
     pos = report_positions(true, _split_proba(model, sp, preds.get(split)))
-    method = "gradcam" if _convs(model) else "saliency"
+    method = "gradcam" if has_conv_layer(model) else "saliency"
     ids = [str(sp.ids[i]) if sp.ids is not None else f"#{int(sp.index[i])}" for i in pos]
     ex = explain_images(
         model,
