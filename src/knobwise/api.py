@@ -27,7 +27,15 @@ import torch
 
 import knobwise.tune  # noqa: F401  (registers the study table loader that select reads)
 from knobwise.config import ExperimentConfig, config_from_dict, load_config, read_yaml
-from knobwise.diagnose import LabelIssues, analyze_errors, decompose, diagnose_run, find_label_issues
+from knobwise.diagnose import (
+    Explanation,
+    LabelIssues,
+    analyze_errors,
+    decompose,
+    diagnose_run,
+    explain_run,
+    find_label_issues,
+)
 from knobwise.errors import ConfigError
 from knobwise.report import run_html, write_report, write_run_report
 from knobwise.run import BaseRun, resume_config, train_experiment
@@ -90,6 +98,22 @@ class Run(BaseRun):
     def report(self, out: str | Path | None = None) -> Path:
         """Write the HTML report (default ``RUN/report.html``) and return its path."""
         return write_run_report(self, out)
+
+    def explain(
+        self,
+        split: str = "dev",
+        *,
+        which: str = "misclassified",
+        n: int = 16,
+        method: str = "gradcam",
+        **options: Any,
+    ) -> Explanation:
+        """What the network looks at (captum): attribution maps of ``n`` examples of ``split``
+        chosen by ``which`` (misclassified, lowest, confident, ``class:NAME``) with ``method``
+        (gradcam, saliency, integrated_gradients, occlusion); ``target``, ``layer``, ``steps``,
+        ``boxes``/``masks`` (the surroundings check) as in ``knobwise explain``. The result's
+        ``.to_dict()`` has the maps; ``knobwise.report.explanation_grid(result)`` draws the grid."""
+        return explain_run(self, split, which=which, n=n, method=method, **options)
 
     def _repr_html_(self) -> str:
         return run_html(self)

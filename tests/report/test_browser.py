@@ -17,6 +17,7 @@ RUN_SECTIONS = [
     "Learning curves",
     "Confusion matrix and classification report",
     "Misclassified and lowest-confidence examples",
+    "What the network looks at",
     "Diagnosis and knobs",
     "Error analysis",
     "Suspected label issues",
@@ -39,9 +40,13 @@ def test_run_report_written_by_train_opens_cleanly(runs: tuple[Path, Path], tmp_
     report = run / "report.html"
     assert report.is_file()
     figures = sorted(p.name for p in (run / "figures").glob("*.png"))
-    assert {"learning_curves.png", "confusion_dev.png", "confusion_test.png", "misclassified_dev.png"} <= set(
-        figures
-    )
+    assert {
+        "learning_curves.png",
+        "confusion_dev.png",
+        "confusion_test.png",
+        "misclassified_dev.png",
+        "explain_dev.png",
+    } <= set(figures)
     check = check_page(report, tmp_path)
     assert_clean(check, min_images=5)
     for title in RUN_SECTIONS:

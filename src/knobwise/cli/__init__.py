@@ -50,6 +50,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "knobwise.cli._export",
         "export a trained run to ONNX or TorchScript (normalization inside), verified by running the file",
     ),
+    "explain": (
+        "knobwise.cli._explain",
+        "what the network looks at: attribution maps (Grad-CAM, saliency, integrated gradients, occlusion)",
+    ),
     "lr-find": (
         "knobwise.cli._lr_find",
         "learning-rate range test: loss vs. an exponentially rising rate, a plot and a suggested rate",

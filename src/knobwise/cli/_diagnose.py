@@ -30,6 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PP",
         help="a gap above this many percentage points is high (default 1)",
     )
+    p.add_argument(
+        "--boxes",
+        metavar="FILE.csv",
+        help="RUN: object boxes id,x0,y0,x1,y1: warn when the model looks outside them",
+    )
+    p.add_argument("--masks", metavar="DIR", help="RUN: object masks (one image per example id), as --boxes")
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
 
@@ -58,6 +64,12 @@ def _print(d: dict[str, Any]) -> None:
             hint = f"; try {first['knob']}: {first['setting']}" if first else ""
             label = "learning curve" if section == "curves" else "gradients"
             print(f"{label}: {f['problem']}{epoch}: {f['detail']}{hint}")
+    sur = d.get("surroundings")
+    if sur and sur.get("mean_inside") is not None:
+        share = f"{100 * sur['mean_inside']:.0f}%"
+        print(f"surroundings: {share} of the attribution mass inside the objects ({sur.get('source')})")
+        if sur.get("warning"):
+            print(f"warning: {sur['warning']}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,10 +80,19 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"{flags}: give a RUN or the errors, not both (a run's errors come from metrics.json)"
             )
-        d = diagnose_run(args.run, human=args.human_error, bayes=args.bayes_error, tolerance=args.tolerance)
+        d = diagnose_run(
+            args.run,
+            human=args.human_error,
+            bayes=args.bayes_error,
+            tolerance=args.tolerance,
+            boxes=args.boxes,
+            masks=args.masks,
+        )
     else:
         if not given:
             raise ConfigError("diagnose needs a RUN directory or errors (at least --train-error)")
+        if args.boxes or args.masks:
+            raise ConfigError("--boxes/--masks need a RUN directory (its model looks at the images)")
         d = decompose(
             train=args.train_error,
             train_dev=args.train_dev_error,

@@ -2,7 +2,8 @@
 
 Error decomposition (avoidable bias, bias, variance, data mismatch, overfitting to dev) with the
 knobs for each problem, learning-curve and gradient-health findings, error analysis, suspected
-mislabeled examples, near-duplicate (leakage) checks and the learning-rate range test.
+mislabeled examples, near-duplicate (leakage) checks, the learning-rate range test, and what the
+network looks at (attribution maps through captum, first-layer filters, the surroundings check).
 
 Example:
     >>> from knobwise.diagnose import decompose
@@ -18,6 +19,14 @@ from knobwise.diagnose._attributes import (
     permutation_importance,
     run_attribute_analysis,
 )
+from knobwise.diagnose._attributions import (
+    METHODS,
+    attribute,
+    conv_layer,
+    has_conv_layer,
+    list_methods,
+    require_captum,
+)
 from knobwise.diagnose._curves import CurveFinding, diagnose_curves, read_history
 from knobwise.diagnose._decompose import GAP_KEYS, Decomposition, check_error, decompose
 from knobwise.diagnose._error_analysis import (
@@ -27,6 +36,20 @@ from knobwise.diagnose._error_analysis import (
     export_errors,
     tag_shares,
 )
+from knobwise.diagnose._explain import (
+    TARGETS,
+    WHICH,
+    Explanation,
+    black_baseline,
+    explain_images,
+    explain_split,
+    load_image_files,
+    objects_for,
+    select_examples,
+    to_pixels,
+)
+from knobwise.diagnose._explain_run import explain_run, load_for_explain
+from knobwise.diagnose._filters import feature_maps, first_filters
 from knobwise.diagnose._gradients import GRAD_PREFIX, GradientFinding, diagnose_gradients, gradient_table
 from knobwise.diagnose._label_issues import (
     LabelIssues,
@@ -38,8 +61,44 @@ from knobwise.diagnose._label_issues import (
 )
 from knobwise.diagnose._lr_find import LRFindResult, lr_find, plot_lr_find, smooth, suggest_lr
 from knobwise.diagnose._run import diagnose_run, run_errors
+from knobwise.diagnose._surroundings import (
+    border_hint,
+    border_mask,
+    box_mask,
+    mass_inside,
+    read_boxes,
+    read_masks,
+    surroundings_verdict,
+)
 
 __all__ = [
+    "METHODS",
+    "TARGETS",
+    "WHICH",
+    "Explanation",
+    "attribute",
+    "conv_layer",
+    "has_conv_layer",
+    "list_methods",
+    "require_captum",
+    "black_baseline",
+    "explain_images",
+    "explain_split",
+    "load_image_files",
+    "objects_for",
+    "select_examples",
+    "to_pixels",
+    "explain_run",
+    "load_for_explain",
+    "feature_maps",
+    "first_filters",
+    "border_hint",
+    "border_mask",
+    "box_mask",
+    "mass_inside",
+    "read_boxes",
+    "read_masks",
+    "surroundings_verdict",
     "DEFAULT_TAGS",
     "EXPORT_FIELDS",
     "GAP_KEYS",

@@ -16,6 +16,7 @@ from typing import Any
 
 from knobwise.diagnose._curves import diagnose_curves
 from knobwise.diagnose._decompose import decompose
+from knobwise.diagnose._explain_run import surroundings_check
 from knobwise.diagnose._gradients import diagnose_gradients
 from knobwise.errors import RunError
 from knobwise.objective import SPLITS
@@ -40,11 +41,15 @@ def diagnose_run(
     human: float | None = None,
     bayes: float | None = None,
     tolerance: float = 1.0,
+    boxes: str | Path | None = None,
+    masks: str | Path | None = None,
 ) -> dict[str, Any]:
     """Decomposition of a run's errors plus its learning-curve and gradient findings (JSON-able).
 
     Human-level and Bayes error come from the arguments, else from ``evaluate.human_error`` /
     ``evaluate.bayes_error`` in the run's config. A run without ``metrics.json`` is a RunError.
+    With object ``boxes`` or ``masks`` (or a saved ``knobwise explain --boxes`` verdict) the result
+    has ``surroundings``: the attribution mass inside the objects and a warning when most is outside.
     """
     run = as_run(run)
     errs = run_errors(run.metrics)
@@ -74,4 +79,6 @@ def diagnose_run(
     out["curves"] = [f.to_dict() for f in diagnose_curves(rows, tolerance, raw)]
     out["gradients"] = [f.to_dict() for f in diagnose_gradients(rows, config=raw)]
     out["run"] = str(run.root)
+    if (surroundings := surroundings_check(run, boxes, masks)) is not None:
+        out["surroundings"] = surroundings
     return out

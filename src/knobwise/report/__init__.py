@@ -15,6 +15,7 @@ from pathlib import Path
 from knobwise.errors import RunError
 from knobwise.report._augment_preview import preview_png
 from knobwise.report._compare import write_comparison_report
+from knobwise.report._explain_plots import explanation_grid, feature_maps_grid, filters_grid
 from knobwise.report._figures import PALETTE, ReportFigure
 from knobwise.report._notebook import run_html
 from knobwise.report._run import write_run_report
@@ -24,6 +25,9 @@ from knobwise.run import is_run
 __all__ = [
     "PALETTE",
     "ReportFigure",
+    "explanation_grid",
+    "feature_maps_grid",
+    "filters_grid",
     "preview_png",
     "report_kind",
     "run_html",

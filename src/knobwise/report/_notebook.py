@@ -77,5 +77,9 @@ def run_html(run: BaseRun) -> str:
         parts.append(
             _figure(run, f"confusion_{split}", lambda: _plots.confusion_heatmaps(cm, run.classes, split))
         )
+    if (run.root / "figures" / "explain_dev.png").is_file():  # the report's "what the network looks at"
+        parts.append(
+            _img((run.root / "figures" / "explain_dev.png").read_bytes(), "what the network looks at")
+        )
     parts.append("</div>")
     return "\n".join(parts)

@@ -21,6 +21,7 @@ from knobwise.io import atomic_write_bytes, atomic_write_text
 from knobwise.metrics import INTERVAL_COLUMNS, Predictions, format_interval, interval_rows
 from knobwise.models import build_from_layers, summarize
 from knobwise.report import _diagnosis, _examples, _plots, _tabular
+from knobwise.report._explain_section import explain_section
 from knobwise.report._figures import ReportFigure
 from knobwise.report._render import render_page
 from knobwise.report._sections import Mark, RunArtifacts, Section, Table, fmt
@@ -299,7 +300,7 @@ def run_sections(art: RunArtifacts, run: BaseRun) -> list[Section]:
         _metrics(art),
         _curves(art),
         *_evidence(art, preds, data, why, tabular[1] if tabular else None),
-        *([tabular[0]] if tabular else []),
+        *([tabular[0]] if tabular else [explain_section(run, data, preds)]),
         _diagnosis.diagnosis_section(run),
         _diagnosis.error_analysis_section(run),
         _diagnosis.label_issues_section(run),
