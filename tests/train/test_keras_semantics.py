@@ -198,3 +198,12 @@ def test_l2_modes_textbook_and_network3() -> None:
     assert coefs["per_batch"] == pytest.approx(0.1 / (2 * (-(-n // 10))))
     with pytest.raises(ConfigError, match=r"train\.l2_mode"):
         load_config(None, ["train.l2_mode=per_epoch"])
+
+
+def test_restore_best_weights_is_accepted_as_keras_spells_it() -> None:
+    cfg = load_config(
+        None, ["train.early_stopping={monitor: val_loss}", "train.early_stopping.restore_best_weights=false"]
+    )
+    assert cfg.train.early_stopping is not None and cfg.train.early_stopping.restore_best is False
+    with pytest.raises(ConfigError, match=r"train\.early_stopping\.restore_best_weight: unknown key"):
+        load_config(None, ["train.early_stopping.restore_best_weight=false"])
