@@ -2,7 +2,7 @@
 
 Each test feeds a scripted monitor sequence and pins the epochs (1-based) at which training stops
 or the learning rate drops. The expected epochs are worked out by hand from the rule of Keras's
-``EarlyStopping`` / ``ReduceLROnPlateau`` (keras/src/callbacks), written next to each case.
+``EarlyStopping`` / ``ReduceLROnPlateau``, written next to each case.
 """
 
 from __future__ import annotations
