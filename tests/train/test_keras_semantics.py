@@ -2,7 +2,7 @@
 
 Each test feeds a scripted monitor sequence and pins the epochs (1-based) at which training stops
 or the learning rate drops. The expected epochs are worked out by hand from the rule of Keras's
-``EarlyStopping`` / ``ReduceLROnPlateau`` (keras/src/callbacks), written next to each case.
+``EarlyStopping`` / ``ReduceLROnPlateau``, written next to each case.
 """
 
 from __future__ import annotations
@@ -198,3 +198,12 @@ def test_l2_modes_textbook_and_network3() -> None:
     assert coefs["per_batch"] == pytest.approx(0.1 / (2 * (-(-n // 10))))
     with pytest.raises(ConfigError, match=r"train\.l2_mode"):
         load_config(None, ["train.l2_mode=per_epoch"])
+
+
+def test_restore_best_weights_is_accepted_as_keras_spells_it() -> None:
+    cfg = load_config(
+        None, ["train.early_stopping={monitor: val_loss}", "train.early_stopping.restore_best_weights=false"]
+    )
+    assert cfg.train.early_stopping is not None and cfg.train.early_stopping.restore_best is False
+    with pytest.raises(ConfigError, match=r"train\.early_stopping\.restore_best_weight: unknown key"):
+        load_config(None, ["train.early_stopping.restore_best_weight=false"])

@@ -144,6 +144,15 @@ def schema_paths(model: type[BaseModel] = ExperimentConfig, prefix: str = "") ->
     return paths
 
 
+def _aliases(model: type[BaseModel]) -> dict[str, str]:
+    """Alternative key names a section accepts (pydantic ``AliasChoices``) -> the field name."""
+    out: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        choices = getattr(field.validation_alias, "choices", None) or []
+        out.update({str(c): name for c in choices if isinstance(c, str) and c != name})
+    return out
+
+
 def validate_path(key: str) -> None:
     """Raise :class:`ConfigError` when ``key`` is not a path of the schema, naming the closest.
 
@@ -154,6 +163,7 @@ def validate_path(key: str) -> None:
     for i, part in enumerate(parts):
         if model is None:
             return  # below a free-form value: nothing more to check
+        part = _aliases(model).get(part, part)  # e.g. restore_best_weights -> restore_best
         if part not in model.model_fields:
             prefix = ".".join(parts[:i])
             allowed = list(model.model_fields)
