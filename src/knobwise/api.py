@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 import knobwise.tune  # noqa: F401  (registers the study table loader that select reads)
-from knobwise.config import ExperimentConfig, config_from_dict, load_config, read_yaml
+from knobwise.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, read_yaml
 from knobwise.diagnose import (
     Explanation,
     LabelIssues,
@@ -36,7 +36,8 @@ from knobwise.diagnose import (
     explain_run,
     find_label_issues,
 )
-from knobwise.errors import ConfigError
+from knobwise.errors import ConfigError, TrainingError
+from knobwise.io import read_json
 from knobwise.report import run_html, write_report, write_run_report
 from knobwise.run import BaseRun, resume_config, train_experiment
 from knobwise.select import SelectResult, load_table, select_candidates
@@ -142,8 +143,6 @@ class Study:
     @property
     def summary(self) -> dict[str, Any]:
         """``study.json``: settings, the best trials, trial counts per state, importances."""
-        from knobwise.io import read_json
-
         return dict(read_json(self.dir / "study.json"))
 
     @property
@@ -223,8 +222,6 @@ def as_api_run(run: BaseRun) -> Run:
 
 
 def _apply(config: ExperimentConfig, overrides: Overrides) -> dict[str, Any]:
-    from knobwise.config import apply_overrides
-
     return apply_overrides(config.model_dump(mode="json"), overrides)
 
 
@@ -241,8 +238,6 @@ def _override_list(overrides: Overrides) -> list[str]:
 
 def _write_final_report(run: Run) -> None:
     """The report, last: a failure keeps the saved run (everything else is written by now)."""
-    from knobwise.errors import TrainingError
-
     try:
         run.report()
     except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from knobwise.cli._common import print_json
+from knobwise.report import write_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,8 +19,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from knobwise.report import write_report
-
     path = write_report(args.paths, args.out)
     if args.json:
         print_json({"report": str(path)})

@@ -23,10 +23,11 @@ import knobwise.tune  # noqa: F401 - registers study folders as `knobwise select
 from knobwise.api import write_trial_reports
 from knobwise.cli._common import add_overrides, print_json
 from knobwise.errors import ConfigError
-from knobwise.tune._output import fmt_value
+from knobwise.tune._ensemble import ensemble_top_k
+from knobwise.tune._output import fmt_value, write_results
 from knobwise.tune._run import TuneRequest, run_study, study_dir_of
 from knobwise.tune._study import read_settings
-from knobwise.tune._workers import STORAGE_ENV
+from knobwise.tune._workers import STORAGE_ENV, run_worker
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -116,9 +117,6 @@ def _print_summary(result: dict[str, Any], top_k: int) -> None:
 
 
 def _run_worker(args: argparse.Namespace) -> int:
-    from knobwise.tune._output import write_results
-    from knobwise.tune._workers import run_worker
-
     if not args.out:
         raise ConfigError("--worker needs --out STUDY_DIR")
     settings = read_settings(study_dir_of(TuneRequest(None, None, out=args.out)))
@@ -138,8 +136,6 @@ def run(args: argparse.Namespace) -> int:
     if args.worker is not None:
         return _run_worker(args)
     if args.ensemble:
-        from knobwise.tune._ensemble import ensemble_top_k
-
         study_dir = study_dir_of(TuneRequest(None, None, study=args.study, out=args.out))
         if not (study_dir / "study.json").is_file():
             raise ConfigError(f"--ensemble: no study in {study_dir} (study.json is missing)")

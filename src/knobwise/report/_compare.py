@@ -22,6 +22,7 @@ from knobwise.report import _plots
 from knobwise.report._render import render_page
 from knobwise.report._sections import Link, Mark, RunArtifacts, Section, Table, fmt
 from knobwise.run import open_run
+from knobwise.select import run_row, select_candidates
 
 __all__ = ["write_comparison_report", "comparison_sections", "relative_link"]
 
@@ -100,11 +101,6 @@ def _verdict(arts: Sequence[RunArtifacts], labels: list[str]) -> Section:
         return s
     if any((a.config.get("evaluate") or {}) != ev for a in arts[1:]):
         s.note("the runs' evaluate sections differ; the verdict uses the first run's")
-    try:
-        from knobwise.select import run_row, select_candidates
-    except ImportError:
-        s.note("no verdict: knobwise.metrics.select_candidates is not available in this install")
-        return s
     rows = []
     for a, label in zip(arts, labels, strict=True):
         try:

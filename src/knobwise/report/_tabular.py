@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from knobwise.diagnose import attribute_examples, permutation_importance
 from knobwise.metrics import Predictions
 from knobwise.report._examples import GRID_SIZE
 from knobwise.report._figures import PALETTE, ReportFigure, label_axes, new_figure, styled, to_figure
@@ -28,8 +29,6 @@ TABLE_ATTRIBUTES = 10
 def _rows(
     data: Any, split: str, p: Predictions, chosen: np.ndarray, classes: list[str], cols: list[str]
 ) -> list[list[str]]:
-    from knobwise.diagnose import attribute_examples
-
     values = attribute_examples(data, split, [int(i) for i in p.index[chosen]])
     ids = data.splits[split].ids
     where = {int(v): i for i, v in enumerate(np.asarray(data.splits[split].index).tolist())}
@@ -101,8 +100,6 @@ def attributes_section(tab: dict[str, Any], data: Any, model: Any) -> tuple[Sect
     if data is None or model is None or "dev" not in data.splits or not len(data.splits["dev"]):
         s.note("no attribute importance: it needs the trained model and a dev split")
         return s, None
-    from knobwise.diagnose import permutation_importance
-
     imp = permutation_importance(model, data, "dev")
     rows = imp["attributes"]
     s.paragraphs.append(

@@ -5,6 +5,7 @@ checkpoint, so a resumed run continues with the same patience counters.
 
 Example:
     >>> from knobwise.config import EarlyStoppingConfig
+from knobwise.errors import ConfigError
     >>> es = EarlyStopping(EarlyStoppingConfig(monitor="val_loss", patience=1, restore_best=False))
     >>> es.improved(1.0), es.improved(1.5)
     (True, False)
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from knobwise.config import EarlyStoppingConfig
+from knobwise.errors import ConfigError
 from knobwise.train._schedule import monitor_mode
 
 if TYPE_CHECKING:
@@ -79,8 +81,6 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         if self.cfg.monitor not in logs:
-            from knobwise.errors import ConfigError
-
             raise ConfigError(
                 f"train.early_stopping.monitor: {self.cfg.monitor!r} is not logged "
                 f"(logged: {', '.join(k for k in logs if k != 'epoch')})"

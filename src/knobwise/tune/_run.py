@@ -23,7 +23,7 @@ from rich.live import Live
 
 from knobwise.config import load_config, read_yaml
 from knobwise.errors import ConfigError
-from knobwise.io import atomic_write_text
+from knobwise.io import atomic_write_text, read_json
 from knobwise.objective import (
     check_metric_path,
     expression_direction,
@@ -336,6 +336,4 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
 
 
 def read_settings_json(settings: StudySettings) -> dict[str, Any]:
-    from knobwise.io import read_json
-
     return read_json(settings.dir / "study.json")
