@@ -40,6 +40,8 @@ from knobwise.config import ExperimentConfig
 from knobwise.data import PreparedData, SplitData
 from knobwise.errors import ConfigError
 from knobwise.io import write_csv
+from knobwise.models import build_from_layers, resolve_layers
+from knobwise.train import Trainer, predict_logits
 
 __all__ = [
     "LabelIssues",
@@ -105,10 +107,7 @@ def out_of_fold_proba(
     cfg: ExperimentConfig, data: PreparedData, *, folds: int = 4, epochs: int = 3, seed: int = 0
 ) -> np.ndarray:
     """Probabilities (N, K) for every training example from models that never saw it."""
-    from sklearn.model_selection import StratifiedKFold
-
-    from knobwise.models import build_from_layers, resolve_layers
-    from knobwise.train import Trainer, predict_logits
+    from sklearn.model_selection import StratifiedKFold  # scikit-learn loads only for this check
 
     if folds < 2:
         raise ConfigError(f"--folds must be >= 2, got {folds}")
@@ -141,7 +140,7 @@ def cluster_majority(features: np.ndarray, labels: np.ndarray, n_clusters: int, 
     >>> cluster_majority(f, np.array([0, 0, 1, 1, 1, 1]), 2).tolist()
     [0, 0, 0, 1, 1, 1]
     """
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans  # scikit-learn loads only for the cluster check
 
     k = max(1, min(n_clusters, len(features)))
     assign = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(features)
@@ -166,8 +165,6 @@ def cluster_disagreement(
 
 def _penultimate(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
     body = torch.nn.Sequential(*list(model.children())[:-1])  # everything but the output layer
-    from knobwise.train import predict_logits
-
     return predict_logits(body, x).reshape(x.shape[0], -1).cpu().numpy()
 
 

@@ -30,6 +30,7 @@ import torch
 from knobwise.config import TrainConfig
 from knobwise.data import PreparedData, epoch_batches
 from knobwise.errors import ConfigError
+from knobwise.train import create_loss, create_optimizer
 
 __all__ = ["LRFindResult", "lr_find", "suggest_lr", "smooth", "plot_lr_find"]
 
@@ -99,8 +100,6 @@ def lr_find(
     seed: int = 0,
 ) -> LRFindResult:
     """Run the range test on ``model`` (weights restored afterwards); see the module docstring."""
-    from knobwise.train import create_loss, create_optimizer
-
     if not 0 < min_lr < max_lr:
         raise ConfigError(f"--min-lr must be > 0 and below --max-lr, got {min_lr:g} and {max_lr:g}")
     if steps < 10:
@@ -162,7 +161,7 @@ def lr_find(
 
 def plot_lr_find(result: LRFindResult, path: str | Path) -> None:
     """Save the loss-versus-rate plot (log x axis) with the suggestion marked, as PNG."""
-    import matplotlib
+    import matplotlib  # loads only when a plot is drawn: `import knobwise.diagnose` stays light
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
