@@ -94,6 +94,13 @@ def test_csv_run_errors_report_summary(tmp_path: Path, capsys: pytest.CaptureFix
     pred = predict_logits(model, tabular_inputs(tmp_path / "p.csv", meta["data"])).argmax(1).numpy()
     dev = load_predictions(run / "predictions.npz")["dev"]
     assert np.array_equal(pred[dev.index], dev.pred)
+    # ... and through `knobwise predict RUN FILE.csv` (the run's own dev records, same probabilities)
+    capsys.readouterr()
+    assert main(["predict", str(run), str(tmp_path / "p.csv"), "--json", "--top", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    rows = [printed["predictions"][i] for i in dev.index]
+    assert [r["class"] for r in rows] == [printed["classes"][k] for k in dev.pred]
+    np.testing.assert_allclose([r["probability"] for r in rows], dev.proba.max(1), atol=1e-5)
 
 
 def _bad(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
