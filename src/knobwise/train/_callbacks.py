@@ -5,7 +5,6 @@ checkpoint, so a resumed run continues with the same patience counters.
 
 Example:
     >>> from knobwise.config import EarlyStoppingConfig
-from knobwise.errors import ConfigError
     >>> es = EarlyStopping(EarlyStoppingConfig(monitor="val_loss", patience=1, restore_best=False))
     >>> es.improved(1.0), es.improved(1.5)
     (True, False)
