@@ -29,10 +29,11 @@ __all__ = ["load_for_explain", "explain_run", "surroundings_check"]
 
 
 def load_for_explain(
-    run: BaseRun, split: str | None = None
+    run: BaseRun | str | Path, split: str | None = None
 ) -> tuple[torch.nn.Module, Any, np.ndarray | None]:
     """The trained model of ``run``, its data (the split it was trained and evaluated on) and the
     saved class probabilities of ``split`` when ``predictions.npz`` has them."""
+    run = as_run(run)
     proba = None
     if split is not None and run.paths.predictions.is_file():
         saved = load_predictions(run.paths.predictions).get(split)
