@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from knobwise.tune._study import (
     storage_url,
     write_settings,
 )
+from knobwise.tune._cores import cap_workers
+from knobwise.tune._join import settings_changes
 from knobwise.tune._workers import STORAGE_ENV, open_study, recover_interrupted, run_worker, spawn_workers
 
 __all__ = ["TuneRequest", "run_study", "prepare_study", "parse_objectives", "study_dir_of"]
@@ -218,6 +221,13 @@ def _join(
             f"{settings.dir}: holds study {old.name!r} with a different config or space; "
             "continue it with --resume, or pick a new --study / --out"
         )
+    changed = settings_changes(old, settings)
+    if changed:
+        # Joining would silently run the old study's settings (or nothing, when it is finished).
+        raise ConfigError(
+            f"{settings.dir}: holds study {old.name!r} with other settings ({'; '.join(changed)}); "
+            "continue it as it is with --resume, or give this search its own --study NAME"
+        )
     load_optuna_study(open_storage(url, old.heartbeat, old.grace), old.name)
     return old, url
 
@@ -314,9 +324,12 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
     timeout = req.timeout if req.timeout is not None else settings.timeout
     deadline = time.time() + timeout if timeout else None
     worker_codes: list[int] = []
+    workers, note = cap_workers(req.workers)
+    if note:
+        print(note, file=sys.stderr)
     while True:
         r = len(settings.rounds) - 1
-        worker_codes += _run_round(settings, url, req.workers, deadline, req.quiet)
+        worker_codes += _run_round(settings, url, workers, deadline, req.quiet)
         study = open_study(settings, url)
         best = best_params_of_round(study, r)
         settings.rounds[r]["best"] = best[:3]
