@@ -22,7 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--top", type=int, default=10, help="rows per list (default 10)")
     p.add_argument(
-        "--export", metavar="FILE.csv", help="write the misclassified examples with empty tag columns"
+        "--export",
+        nargs="?",
+        const="",
+        metavar="FILE.csv",
+        help="write the misclassified examples with empty tag columns (default file: RUN/errors.csv)",
     )
     p.add_argument("--tags", metavar="FILE.csv", help="a filled-in export: print the share of errors per tag")
     p.add_argument(
@@ -124,8 +128,9 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.tags:
         out["tags"] = tag_shares(preds, classes, args.tags)
-    if args.export:
-        out["export"] = {"path": args.export, "rows": export_errors(preds, classes, args.export)}
+    if args.export is not None:
+        export = args.export or str(run_.root / "errors.csv")
+        out["export"] = {"path": export, "rows": export_errors(preds, classes, export)}
     if args.label_issues:
         out["label_issues"] = _label_issues(args, run_)
     if not args.no_leakage:

@@ -239,12 +239,12 @@ def _run_round(
     study = open_study(settings, url)
     stop = threading.Event()
     console = Console(stderr=True)
-    live = None if quiet else Live(live_table(study, settings), console=console, auto_refresh=False)
+    live = None if quiet else Live(live_table(study, settings, width=console.width), console=console, auto_refresh=False)
 
     def refresh() -> None:
         while not stop.wait(1.0):
             if live is not None:
-                live.update(live_table(study, settings), refresh=True)
+                live.update(live_table(study, settings, width=console.width), refresh=True)
 
     def after_trial(s: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
         write_results(s, settings)
@@ -270,7 +270,7 @@ def _run_round(
         stop.set()
         thread.join()
         if live is not None:
-            live.update(live_table(study, settings), refresh=True)
+            live.update(live_table(study, settings, width=console.width), refresh=True)
             live.stop()
     return codes
 
