@@ -25,7 +25,9 @@ def test_other_sampler_refused_same_settings_join(tmp_path: Path) -> None:
         prepare_study(TuneRequest(CONFIG, SPACE, sampler="random", trials=3, out=out))
     with pytest.raises(ConfigError, match=r"objectives accuracy, now accuracy latency_ms"):
         prepare_study(
-            TuneRequest(CONFIG, SPACE, sampler="tpe", trials=3, out=out, objectives=["accuracy:max", "latency_ms:min"])
+            TuneRequest(
+                CONFIG, SPACE, sampler="tpe", trials=3, out=out, objectives=["accuracy:max", "latency_ms:min"]
+            )
         )
 
 

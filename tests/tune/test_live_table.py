@@ -58,7 +58,10 @@ def test_live_table_keeps_every_value_on_one_line(width: int) -> None:
         assert f"{t.params['train.optimizer.lr']:.4g}" in text or "not shown" in text
         assert "0.9877" in text
     if width == 200:
-        assert "not shown" not in text and f"{study.trials[0].params['train.optimizer.weight_decay']:.4g}" in text
+        assert (
+            "not shown" not in text
+            and f"{study.trials[0].params['train.optimizer.weight_decay']:.4g}" in text
+        )
     if width == 60:
         assert "not shown (too narrow): " in text
 

@@ -10,9 +10,9 @@ import argparse
 from pathlib import Path
 
 from knobwise.cli._common import add_overrides, print_json
+from knobwise.cli._outputs import beside_config
 from knobwise.config import load_config
 from knobwise.errors import ConfigError
-from knobwise.cli._outputs import beside_config
 from knobwise.io import atomic_write_bytes
 from knobwise.report import preview_png
 

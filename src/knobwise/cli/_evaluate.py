@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--latency",
         action="store_true",
-        help="measure batch-1 latency (median, p95) and large-batch throughput; saved into the run's metrics.json",
+        help="measure batch-1 latency (median, p95) and large-batch throughput (saved in metrics.json)",
     )
     p.add_argument(
         "--ci",

@@ -66,10 +66,10 @@ def _check_variables(root: str) -> None:
     """A ``$VAR`` in ``data.root`` that is not set is named, instead of reading a literal
     ``${VAR}/...`` path that then "is not a folder".
 
-    >>> _check_variables("${KNOBWISE_SURELY_UNSET_VAR}/x")
+    >>> _check_variables("${KW_UNSET_VAR}/x")
     Traceback (most recent call last):
     ...
-    knobwise.errors.DataError: data.root '${KNOBWISE_SURELY_UNSET_VAR}/x' uses the environment variable KNOBWISE_SURELY_UNSET_VAR, which is not set; set it (export KNOBWISE_SURELY_UNSET_VAR=/path/to/data) or set data.root
+    knobwise.errors.DataError: data.root '${KW_UNSET_VAR}/x' uses the environment variable KW_UNSET_VAR, ...
     """
     for match in re.finditer(r"\$(?:\{(\w+)\}|(\w+))", root):
         name = match.group(1) or match.group(2)

@@ -147,7 +147,9 @@ def _importances(
             f"importances for the first objective, {names[0]} (not for {', '.join(names[1:])}): "
             "the share of its variance each parameter explains"
         )
-    s.figures.append(_plots.importance_bars({str(k): float(v) for k, v in imp.items()}, names[0] if names else None))
+    s.figures.append(
+        _plots.importance_bars({str(k): float(v) for k, v in imp.items()}, names[0] if names else None)
+    )
     return s
 
 

@@ -4,9 +4,8 @@ join the old study and run its settings (or nothing at all when it is finished).
 
 Example:
     >>> from knobwise.tune._study import StudySettings
-    >>> old = StudySettings("s", "d", "sqlite://", ["accuracy"], ["maximize"], [], "accuracy", sampler="tpe")
-    >>> new = StudySettings("s", "d", "sqlite://", ["accuracy"], ["maximize"], [], "accuracy", sampler="random")
-    >>> settings_changes(old, new)
+    >>> base = ("s", "d", "sqlite://", ["accuracy"], ["maximize"], [], "accuracy")
+    >>> settings_changes(StudySettings(*base, sampler="tpe"), StudySettings(*base, sampler="random"))
     ['sampler tpe, now random']
 """
 

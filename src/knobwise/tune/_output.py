@@ -125,7 +125,9 @@ def _state_text(t: FrozenTrial) -> str:
     return t.state.name
 
 
-def live_table(study: optuna.Study, settings: StudySettings, last: int = 12, width: int | None = None) -> Table:
+def live_table(
+    study: optuna.Study, settings: StudySettings, last: int = 12, width: int | None = None
+) -> Table:
     """The table shown while a study runs: counts, the best so far, and the latest trials.
 
     Every value stays on one line: cells never wrap, and when the columns do not fit in
@@ -154,7 +156,9 @@ def live_table(study: optuna.Study, settings: StudySettings, last: int = 12, wid
     keep, dropped = _fitting(columns, width, fixed=3)
     table = Table(title=title, caption=f"not shown (too narrow): {', '.join(dropped)}" if dropped else None)
     for head, _ in keep:
-        table.add_column(head, justify="left" if head == "state" else "right", no_wrap=True, overflow="ignore")
+        table.add_column(
+            head, justify="left" if head == "state" else "right", no_wrap=True, overflow="ignore"
+        )
     for i in range(len(shown)):
         table.add_row(*(cells[i] for _, cells in keep))
     return table
@@ -182,4 +186,6 @@ def _fitting(
         if used + need[i] <= width:
             keep.add(i)
             used += need[i]
-    return [c for i, c in enumerate(columns) if i in keep], [h for i, (h, _) in enumerate(columns) if i not in keep]
+    return [c for i, c in enumerate(columns) if i in keep], [
+        h for i, (h, _) in enumerate(columns) if i not in keep
+    ]

@@ -33,6 +33,8 @@ from knobwise.objective import (
     validate_objective,
 )
 from knobwise.track import StudyTracking, check_tracking, study_tracking
+from knobwise.tune._cores import cap_workers
+from knobwise.tune._join import settings_changes
 from knobwise.tune._output import live_table, write_results
 from knobwise.tune._pruners import PRUNERS
 from knobwise.tune._refine import best_params_of_round, narrow
@@ -48,8 +50,6 @@ from knobwise.tune._study import (
     storage_url,
     write_settings,
 )
-from knobwise.tune._cores import cap_workers
-from knobwise.tune._join import settings_changes
 from knobwise.tune._workers import STORAGE_ENV, open_study, recover_interrupted, run_worker, spawn_workers
 
 __all__ = ["TuneRequest", "run_study", "prepare_study", "parse_objectives", "study_dir_of"]
@@ -239,7 +239,11 @@ def _run_round(
     study = open_study(settings, url)
     stop = threading.Event()
     console = Console(stderr=True)
-    live = None if quiet else Live(live_table(study, settings, width=console.width), console=console, auto_refresh=False)
+    live = (
+        None
+        if quiet
+        else Live(live_table(study, settings, width=console.width), console=console, auto_refresh=False)
+    )
 
     def refresh() -> None:
         while not stop.wait(1.0):
