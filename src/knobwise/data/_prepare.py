@@ -70,10 +70,9 @@ class PreparedData:
     def describe(self) -> list[str]:
         """Human-readable lines: dataset, shapes, split sizes and class counts, skips, warnings."""
         c, h, w = self.input_shape
-        lines = [
-            f"dataset {self.dataset}: {self.num_classes} classes, input {c}x{h}x{w}, "
-            f"normalize {self.normalizer.mode}"
-        ]
+        sources = self.meta.get("sources")
+        what = f"sources {', '.join(map(str, sources))}" if sources else f"dataset {self.dataset}"
+        lines = [f"{what}: {self.num_classes} classes, input {c}x{h}x{w}, normalize {self.normalizer.mode}"]
         for name, split in self.splits.items():
             src = " (own test set)" if split.from_test_set else ""
             counts = " ".join(str(n) for n in self.class_counts[name])
