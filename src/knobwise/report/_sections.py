@@ -13,7 +13,7 @@ Example:
     >>> s = Section("metrics", "Metrics")
     >>> s.add_items([("accuracy", 0.95)])
     >>> s.items
-    [('accuracy', '0.95')]
+    [('accuracy', '0.9500')]
     >>> s.note("no test split")
     >>> s.notes
     ['no test split']
@@ -104,7 +104,7 @@ def fmt(value: Any, digits: int = 4) -> str:
     >>> fmt({"knob": "early stopping", "setting": "train.early_stopping.patience: 5"})
     'early stopping: train.early_stopping.patience: 5'
     >>> fmt({"train.optimizer.lr": {"type": "float", "low": 0.0001, "high": 0.3, "log": True}})
-    'train.optimizer.lr: 0.0001 … 0.3 (log)'
+    'train.optimizer.lr: 0.0001 … 0.3000 (log)'
     """
     if value is None:
         return "undefined"
