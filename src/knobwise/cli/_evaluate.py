@@ -7,6 +7,8 @@ its model from ``model.safetensors``, and recomputes every metric; nothing in th
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from typing import Any
 
 from rich.console import Console
@@ -128,8 +130,16 @@ def _print(out: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_ = load_run(args.run, device=args.device)
-    out = run_.evaluate(args.split, latency=args.latency, ci=args.ci, hesitant=args.hesitant).to_dict()
+    # Library warnings become one line each on stderr (no file paths or source lines, once each,
+    # also with --json), as train prints them.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_ = load_run(args.run, device=args.device)
+        out = run_.evaluate(args.split, latency=args.latency, ci=args.ci, hesitant=args.hesitant).to_dict()
+    for line in dict.fromkeys(
+        f"warning: {str(w.message).strip().splitlines()[0]}" for w in caught if str(w.message).strip()
+    ):
+        print(line, file=sys.stderr)
     if args.latency and "latency" in out["metrics"]:
         # Saved, so that select can hold the run to a latency constraint later.
         record_latency(run_.root, out["metrics"]["latency"], run_.config.evaluate)
