@@ -14,7 +14,7 @@ from knobwise.cli import main
 
 
 def _section(text: str, title: str, next_titles: list[str]) -> str:
-    start = text.index(title)
+    start = text.rindex(title)  # the heading, after the contents list at the top
     ends = [text.find(t, start + len(title)) for t in next_titles]
     end = min([e for e in ends if e > 0], default=len(text))
     return text[start:end]
@@ -31,6 +31,7 @@ def test_run_report_tables_read_cleanly(runs: tuple[Path, Path], tmp_path: Path)
     diagnosis = _section(check.text, "Diagnosis and knobs", ["Error analysis"])
     labels = _section(check.text, "Suspected label issues", ["Augmentation preview", "Model summary"])
     errors = _section(check.text, "Error analysis", ["Suspected label issues"])
+    assert "Verdict: " in diagnosis and "knob" in diagnosis and "per class" in errors
     for part in (diagnosis, labels, errors):
         assert '{"' not in part and "True" not in part and "False" not in part, part[:500]
     assert "self confidence" in labels and "self_confidence" not in labels
