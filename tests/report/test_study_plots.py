@@ -38,7 +38,6 @@ def test_parallel_coordinates_draw_every_complete_trial() -> None:
     assert len(lines) == len(trials) == 10
     momentum_axis = figure.data["axes"].index("train.optimizer.momentum")
     assert sum(line[momentum_axis] == NA_POSITION for line in lines) == len(trials) - with_momentum
-    assert "10 trials" in figure.alt
 
 
 def test_multi_objective_importances_name_their_objective(tmp_path: Path) -> None:

@@ -327,7 +327,6 @@ def parallel_coordinates(
         fig,
         "study_parallel",
         "Parallel coordinates",
-        alt=f"parallel coordinates of {len(lines)} trials, coloured by {metric}",
         data={"lines": lines, "axes": names},
     )
 
