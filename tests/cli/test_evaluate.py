@@ -112,3 +112,12 @@ def test_evaluate_bad_input(run_dir: Path, tmp_path: Path, capsys: pytest.Captur
     assert "no such run directory" in capsys.readouterr().err
     assert main(["evaluate", str(run_dir), "--split", "train_dev"]) == 2
     assert "the run has no train_dev split (splits: train, dev, test)" in capsys.readouterr().err
+
+
+def test_evaluate_ci_in_text_and_warnings_as_lines(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(run_dir), "--split", "dev", "--ci", "0.95"]) == 0
+    cap = capsys.readouterr()
+    assert "dev 95% intervals: accuracy " in cap.out and "macro F1 [" in cap.out
+    # library warnings, if any, are one line each: no file paths or source lines
+    assert ".py:" not in cap.err and "warn(" not in cap.err
+    assert all(line.startswith("warning: ") for line in cap.err.splitlines())

@@ -91,6 +91,24 @@ def test_run_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert one["winner"] == both["winner"]
     assert main(["select", str(runs), "--optimize", "test.accuracy", "--satisfy", "latency_ms <= 5"]) == 2
     assert "no column 'latency_ms'" in capsys.readouterr().err  # not measured in these runs
+    # evaluate --latency saves the latency into the run, so select can then hold it to a constraint
+    assert main(["evaluate", str(runs / "short"), "--latency", "--json"]) == 0
+    capsys.readouterr()
+    assert json.loads((runs / "short" / "metrics.json").read_text())["latency"]["median_ms"] > 0
+    res = _select(
+        capsys, str(runs), "--optimize", "hmean(dev.precision, dev.recall)", "--satisfy", "latency_ms <= 1e4"
+    )
+    assert res["winner"] == "short"  # dev.precision is the macro precision
+    longer = next(r for r in res["ranking"] if r["name"] == "longer")
+    assert longer["violations"] == ["latency_ms <= 1e4 (got missing)"]
+    # a missing column names the closest few and how to list all, in one line
+    assert main(["select", str(runs), "--optimize", "dev.acuracy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean 'dev.accuracy'" in err
+    assert "list them with knobwise select TABLE --columns" in err and len(err) < 400
+    assert main(["select", str(runs), "--columns"]) == 0
+    columns = capsys.readouterr().out.splitlines()
+    assert "dev.macro.precision" in columns and "latency_ms" in columns
 
 
 def test_registered_loader_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,7 +48,16 @@ window.addEventListener('load', function () {
   var imgs = Array.prototype.map.call(document.images, function (i) {
     return {alt: i.alt, complete: i.complete, naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight};
   });
-  var out = {errors: __kw.errors, console: __kw.console, images: imgs,
+  // Headers whose text the layout broke over more than one line (e.g. "prob/lem").
+  var wrapped = Array.prototype.filter.call(document.querySelectorAll('th'), function (th) {
+    if (!th.firstChild) { return false; }
+    var r = document.createRange();
+    r.selectNodeContents(th);
+    var tops = {};
+    Array.prototype.forEach.call(r.getClientRects(), function (b) { tops[Math.round(b.top)] = 1; });
+    return Object.keys(tops).length > 1;
+  }).map(function (th) { return th.textContent; });
+  var out = {errors: __kw.errors, console: __kw.console, images: imgs, wrapped_headers: wrapped,
              scripts: document.scripts.length,
              onerror_attributes: document.querySelectorAll('[onerror]').length,
              text: document.body.innerText};
@@ -63,7 +72,8 @@ window.addEventListener('load', function () {
 
 @dataclass
 class PageCheck:
-    """What the browser saw: errors (script, resource, CSP, console), images, script count, text."""
+    """What the browser saw: errors (script, resource, CSP, console), images, script count, text,
+    and the table headers laid out on more than one line."""
 
     errors: list[str]
     console: list[str]
@@ -71,6 +81,7 @@ class PageCheck:
     scripts: int
     onerror_attributes: int
     text: str
+    wrapped_headers: list[str]
 
 
 def chromium() -> str:

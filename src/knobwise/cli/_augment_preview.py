@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from knobwise.cli._common import add_overrides, print_json
+from knobwise.cli._outputs import beside_config
 from knobwise.config import load_config
 from knobwise.errors import ConfigError
 from knobwise.io import atomic_write_bytes
@@ -19,7 +20,11 @@ from knobwise.report import preview_png
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="a YAML experiment config with data.augment")
     parser.add_argument("--n", type=int, default=32, help="how many images (default 32)")
-    parser.add_argument("--out", default="augment-preview.png", metavar="FILE.png", help="the image to write")
+    parser.add_argument(
+        "--out",
+        metavar="FILE.png",
+        help="the image to write (default: next to the config, CONFIG_STEM.augment-preview.png)",
+    )
     add_overrides(parser)
     parser.add_argument("--json", action="store_true", help="print what was written as JSON")
 
@@ -27,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError(f"--n must be >= 1, got {args.n}")
-    out = Path(args.out)
+    out = Path(args.out) if args.out else beside_config(args.config, "augment-preview.png")
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {args.out}")
     cfg = load_config(args.config, args.overrides)

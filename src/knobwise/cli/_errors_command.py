@@ -22,7 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--top", type=int, default=10, help="rows per list (default 10)")
     p.add_argument(
-        "--export", metavar="FILE.csv", help="write the misclassified examples with empty tag columns"
+        "--export",
+        nargs="?",
+        const="",
+        metavar="FILE.csv",
+        help="write the misclassified examples with empty tag columns (default file: RUN/errors.csv)",
     )
     p.add_argument("--tags", metavar="FILE.csv", help="a filled-in export: print the share of errors per tag")
     p.add_argument(
@@ -65,6 +69,41 @@ def _label_issues(args: argparse.Namespace, run_: Run) -> dict[str, Any]:
     }
 
 
+def label_issue_lines(rows: list[dict[str, Any]], flagged: int) -> list[str]:
+    """The listed suspects: the flagged ones (each group by score, highest first), then a cutoff
+    line and the next most suspicious, which are not flagged (and not dropped by data.exclude).
+
+    >>> rows = [{"rank": 1, "id": None, "index": 4, "label": "1", "suggested": "7", "score": 0.9,
+    ...          "flagged": True},
+    ...         {"rank": 2, "id": "a.png", "index": 9, "label": "3", "suggested": "3", "score": 0.95,
+    ...          "flagged": False}]
+    >>> print("\\n".join(label_issue_lines(rows, 1)))
+      flagged (1, by score):
+        1. #4: labeled 1, looks like 7 (score 0.900)
+      not flagged, the next most suspicious (1, by score; kept by data.exclude):
+        2. a.png: labeled 3, model's top class 3 (score 0.950)
+    """
+    out = []
+    groups = [
+        ([r for r in rows if r["flagged"]], "flagged ({n}, by score):"),
+        (
+            [r for r in rows if not r["flagged"]],
+            "not flagged, the next most suspicious ({n}, by score; kept by data.exclude):",
+        ),
+    ]
+    for group, head in groups:
+        if not group:
+            continue
+        out.append("  " + head.format(n=len(group)))
+        for r in group:
+            name = r["id"] if r["id"] is not None else f"#{r['index']}"
+            looks = f"looks like {r['suggested']}" if r["flagged"] else f"model's top class {r['suggested']}"
+            out.append(f"    {r['rank']}. {name}: labeled {r['label']}, {looks} (score {r['score']:.3f})")
+    if flagged > sum(r["flagged"] for r in rows):
+        out.append(f"  ... {flagged - sum(r['flagged'] for r in rows)} more flagged in the CSV")
+    return out
+
+
 def _print(out: dict[str, Any]) -> None:
     a = out["analysis"]
     print(f"{out['split']}: {a['errors']} errors in {a['examples']} examples ({a['error']:.2f}%)")
@@ -101,13 +140,11 @@ def _print(out: dict[str, Any]) -> None:
     if "label_issues" in out:
         li = out["label_issues"]
         print(
-            f"label issues: {li['flagged']} of {li['examples']} training labels suspected "
+            f"label issues: {li['flagged']} of {li['examples']} training labels flagged "
             f"({li['seconds']:.1f} s); ranked list in {li['csv']}"
         )
-        for r in li["top"]:
-            name = r["id"] if r["id"] is not None else f"#{r['index']}"
-            looks = f"labeled {r['label']}, looks like {r['suggested']}"
-            print(f"  {r['rank']:>3}. {name}: {looks} (score {r['score']:.3f})")
+        for line in label_issue_lines(li["top"], li["flagged"]):
+            print(line)
     if "leakage" in out:
         print(out["leakage"]["summary"])
     if "attributes" in out:  # tabular runs
@@ -129,8 +166,9 @@ def run(args: argparse.Namespace) -> int:
         out["attributes"] = attrs
     if args.tags:
         out["tags"] = tag_shares(preds, classes, args.tags)
-    if args.export:
-        out["export"] = {"path": args.export, "rows": export_errors(preds, classes, args.export)}
+    if args.export is not None:
+        export = args.export or str(run_.root / "errors.csv")
+        out["export"] = {"path": export, "rows": export_errors(preds, classes, export)}
     if args.label_issues:
         out["label_issues"] = _label_issues(args, run_)
     if not args.no_leakage:

@@ -7,6 +7,8 @@ its model from ``model.safetensors``, and recomputes every metric; nothing in th
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from typing import Any
 
 from rich.console import Console
@@ -16,6 +18,7 @@ from knobwise.api import load_run
 from knobwise.cli._common import print_json
 from knobwise.metrics import objective_lines, report_text
 from knobwise.objective import SPLITS
+from knobwise.run import record_latency
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--latency",
         action="store_true",
-        help="measure batch-1 latency (median, p95) and large-batch throughput",
+        help="measure batch-1 latency (median, p95) and large-batch throughput (saved in metrics.json)",
     )
     p.add_argument(
         "--ci",
@@ -41,6 +44,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="list up to N hesitant predictions per split (two high scores, small margin)",
     )
     p.add_argument("--device", help="device to evaluate on (default: the run's train.device)")
+
+
+def interval_lines(metrics: dict[str, Any], splits: list[str]) -> list[str]:
+    """One line per split with confidence intervals (``--ci``): accuracy, macro F1, hmean recall.
+
+    >>> m = {"dev": {"accuracy": 0.9, "ci": {"level": 0.95, "accuracy": [0.85, 0.94],
+    ...      "macro": {"f1": [0.8, 0.9]}, "hmean": {}}}}
+    >>> interval_lines(m, ["dev"])
+    ['dev 95% intervals: accuracy 90.00% [85.00%, 94.00%], macro F1 [0.8000, 0.9000]']
+    """
+    out = []
+    for s in splits:
+        ci = metrics[s].get("ci")
+        if not ci:
+            continue
+        parts = []
+        acc = ci.get("accuracy")
+        if acc:
+            parts.append(f"accuracy {metrics[s]['accuracy']:.2%} [{acc[0]:.2%}, {acc[1]:.2%}]")
+        for group, rate, label in (("macro", "f1", "macro F1"), ("hmean", "recall", "hmean recall")):
+            iv = (ci.get(group) or {}).get(rate)
+            if iv and None not in iv:
+                parts.append(f"{label} [{iv[0]:.4f}, {iv[1]:.4f}]")
+        out.append(f"{s} {ci['level']:.0%} intervals: " + ", ".join(parts))
+    return out
 
 
 def _print(out: dict[str, Any]) -> None:
@@ -66,6 +94,8 @@ def _print(out: dict[str, Any]) -> None:
             f(m["hmean"]["recall"], ".4f"),
         )
     console.print(table)
+    for line in interval_lines(metrics, splits):
+        print(line)
     for s in [s for s in ("dev", "test") if s in splits] or splits[:1]:
         m = metrics[s]
         print(f"\n{s}: classification report")
@@ -91,7 +121,8 @@ def _print(out: dict[str, Any]) -> None:
             f"\nlatency (batch 1, {lat['runs']} runs after {lat['warmup']} warm-up): "
             f"median {lat['median_ms']:.3f} ms, p95 {lat['p95_ms']:.3f} ms; "
             f"throughput {lat['throughput_per_s']:.0f}/s at batch {lat['throughput_batch']} "
-            f"on {lat['device']}, torch {lat['torch_version']}, {lat['threads']} threads"
+            f"on {lat['device']}, torch {lat['torch_version']}, {lat['threads']} threads; "
+            f"saved to {out['run']}/metrics.json"
         )
     print()
     for line in objective_lines(metrics["objective"]):
@@ -99,8 +130,19 @@ def _print(out: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_ = load_run(args.run, device=args.device)
-    out = run_.evaluate(args.split, latency=args.latency, ci=args.ci, hesitant=args.hesitant).to_dict()
+    # Library warnings become one line each on stderr (no file paths or source lines, once each,
+    # also with --json), as train prints them.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_ = load_run(args.run, device=args.device)
+        out = run_.evaluate(args.split, latency=args.latency, ci=args.ci, hesitant=args.hesitant).to_dict()
+    for line in dict.fromkeys(
+        f"warning: {str(w.message).strip().splitlines()[0]}" for w in caught if str(w.message).strip()
+    ):
+        print(line, file=sys.stderr)
+    if args.latency and "latency" in out["metrics"]:
+        # Saved, so that select can hold the run to a latency constraint later.
+        record_latency(run_.root, out["metrics"]["latency"], run_.config.evaluate)
     if args.json:
         print_json(out)
     else:

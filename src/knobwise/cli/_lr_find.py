@@ -7,6 +7,7 @@ import argparse
 import torch
 
 from knobwise.cli._common import add_overrides, print_json
+from knobwise.cli._outputs import beside_config
 from knobwise.config import load_config
 from knobwise.data import prepare_data
 from knobwise.device import resolve_device
@@ -20,7 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=200, help="steps of the test (default 200)")
     p.add_argument("--min-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
     p.add_argument("--max-lr", type=float, default=10.0, help="last rate (default 10)")
-    p.add_argument("--plot", default="lr_find.png", help="where to save the PNG plot (default lr_find.png)")
+    p.add_argument(
+        "--plot",
+        help="where to save the PNG plot (default: next to the config, CONFIG_STEM.lr_find.png)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -33,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
     result = lr_find(
         model, data, cfg.train, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps, seed=cfg.seed
     )
-    plot_lr_find(result, args.plot)
-    out = {**result.to_dict(), "plot": str(args.plot), "optimizer": cfg.train.optimizer.name}
+    plot = args.plot or beside_config(args.config, "lr_find.png")
+    plot_lr_find(result, plot)
+    out = {**result.to_dict(), "plot": str(plot), "optimizer": cfg.train.optimizer.name}
     if args.json:
         print_json(out)
         return 0
@@ -43,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"lowest smoothed loss at lr {result.min_loss_lr:.3g}; set train.optimizer.lr={result.suggestion:.2g}"
     )
-    print(f"plot: {args.plot}")
+    print(f"plot: {plot}")
     return 0

@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from knobwise.cli._common import print_json
-from knobwise.select import TABLE_LOADERS, SelectResult, load_table, select_candidates
+from knobwise.errors import ConfigError
+from knobwise.select import TABLE_LOADERS, SelectResult, columns_of, load_table, select_candidates
 
 #: Packages that register table loaders of their own (study folders); imported when present.
 _LOADER_PACKAGES = ("knobwise.tune",)
@@ -29,7 +30,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--optimize",
-        required=True,
         metavar="EXPR",
         help="column or metric path, or mean(a, b), hmean(...), min(...), max(...), fbeta(p, r, beta)",
     )
@@ -56,6 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="minimize EXPR (default: from its name)",
     )
     p.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    p.add_argument("--columns", action="store_true", help="list every column of the tables and exit")
 
 
 def _load_plugins() -> None:
@@ -94,6 +95,11 @@ def _print(result: SelectResult) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rows = load_rows(args.tables)
+    if args.columns:
+        print("\n".join(columns_of(rows)))
+        return 0
+    if args.optimize is None:
+        raise ConfigError("select: --optimize EXPR is required (or --columns to list the columns)")
     result = select_candidates(rows, args.optimize, args.satisfy, args.direction)
     if args.json:
         print_json(result.to_dict())

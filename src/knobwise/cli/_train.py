@@ -30,7 +30,7 @@ def _print_result(result: Run, as_json: bool) -> None:
     if as_json:
         print_json({"run": str(result.root), "metrics": result.metrics})
         return
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     table = Table(title=f"run {result.root}")
     for col in ("split", "examples", "loss", "accuracy", "error %"):
         table.add_column(col, justify="right" if col != "split" else "left")

@@ -90,7 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _print_summary(result: dict[str, Any], top_k: int) -> None:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     best = result.get("best_trials", [])[:top_k]
     table = Table(title=f"study {result['name']}: best trials ({', '.join(result['objectives'])})")
     for col in ("#", "value", "params", "epochs", "run"):

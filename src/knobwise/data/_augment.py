@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -189,6 +190,17 @@ def _shift(u: torch.Tensor, spec: float, size: int) -> torch.Tensor:
     return torch.floor(u * (2 * n + 1)).clamp_(max=2 * n) - n
 
 
+def knob_text(key: str, value: Any) -> str:
+    """A knob as one short item: ``rotation_range=10``, ``random_crop(padding=4, p=1)``.
+
+    >>> knob_text("random_crop", {"padding": 4, "p": 1.0}), knob_text("zoom_range", [0.9, 1.1])
+    ('random_crop(padding=4, p=1.0)', 'zoom_range=[0.9, 1.1]')
+    """
+    if isinstance(value, dict):
+        return f"{key}(" + ", ".join(f"{k}={v}" for k, v in value.items()) + ")"
+    return f"{key}={value}"
+
+
 class AugmentPipeline:
     """``pipeline(x, y, generator) -> (x, y)`` for normalized ``(N, C, H, W)`` batches on any device.
 
@@ -227,9 +239,12 @@ class AugmentPipeline:
 
     def describe(self) -> str:
         """One line naming the knobs in use (logged at the start of a run)."""
-        on = {k: v for k, v in self.cfg.model_dump(exclude_defaults=True).items()}
+        # The keys set in the config, each with its whole value: a knob given as `{}` or with
+        # only some fields still shows its settings (`random_crop(padding=4, p=1.0)`).
+        full = self.cfg.model_dump()
+        on = {k: full[k] for k in self.cfg.model_dump(exclude_defaults=True)}
         return "augment (train split, on the device): " + (
-            ", ".join(f"{k}={v}" for k, v in on.items()) or "none"
+            ", ".join(knob_text(k, v) for k, v in on.items()) or "none"
         )
 
     # -- parameters ------------------------------------------------------------------------------

@@ -43,8 +43,12 @@ def imbalance_line(name: str, counts: list[int], classes: list[str]) -> str:
 
     >>> imbalance_line("train", [90, 10], ["a", "b"])
     "train imbalance: largest 'a' 90, smallest 'b' 10, ratio 9.00"
+    >>> imbalance_line("dev", [18, 18], ["a", "b"])
+    'dev balanced: 18 per class'
     """
     hi, lo = int(np.argmax(counts)), int(np.argmin(counts))
+    if counts[hi] == counts[lo]:
+        return f"{name} balanced: {counts[hi]} per class"
     ratio = f"{counts[hi] / counts[lo]:.2f}" if counts[lo] else "inf"
     return (
         f"{name} imbalance: largest {classes[hi]!r} {counts[hi]}, smallest {classes[lo]!r} {counts[lo]}, "

@@ -73,10 +73,10 @@ class PreparedData:
     def describe(self) -> list[str]:
         """Human-readable lines: dataset, shapes, split sizes and class counts, skips, warnings."""
         c, h, w = self.input_shape
+        sources = self.meta.get("sources")
+        what = f"sources {', '.join(map(str, sources))}" if sources else f"dataset {self.dataset}"
         shape = f"{c} attribute inputs" if self.tabular is not None else f"input {c}x{h}x{w}"
-        lines = [
-            f"dataset {self.dataset}: {self.num_classes} classes, {shape}, normalize {self.normalizer.mode}"
-        ]
+        lines = [f"{what}: {self.num_classes} classes, {shape}, normalize {self.normalizer.mode}"]
         if self.tabular is not None:
             lines.extend(f"  {line}" for line in self.tabular.describe())
         for name, split in self.splits.items():

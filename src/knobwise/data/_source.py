@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from knobwise.config import DataConfig
+from knobwise.errors import DataError
 from knobwise.registry import Registry
 
 __all__ = ["Source", "SOURCES", "register_source", "list_sources", "load_source", "default_root"]
@@ -63,10 +65,29 @@ def list_sources(pattern: str = "*") -> list[str]:
     return SOURCES.names(pattern)
 
 
+def _check_variables(root: str) -> None:
+    """A ``$VAR`` in ``data.root`` that is not set is named, instead of reading a literal
+    ``${VAR}/...`` path that then "is not a folder".
+
+    >>> _check_variables("${KW_UNSET_VAR}/x")
+    Traceback (most recent call last):
+    ...
+    knobwise.errors.DataError: data.root '${KW_UNSET_VAR}/x' uses the environment variable KW_UNSET_VAR, ...
+    """
+    for match in re.finditer(r"\$(?:\{(\w+)\}|(\w+))", root):
+        name = match.group(1) or match.group(2)
+        if name not in os.environ:
+            raise DataError(
+                f"data.root {root!r} uses the environment variable {name}, which is not set; "
+                f"set it (export {name}=/path/to/data) or set data.root"
+            )
+
+
 def default_root(dataset: str, root: str | None) -> Path:
     """Where ``dataset`` is read from: ``root`` (``$VARS`` and ``~`` expanded), else
     ``$KNOBWISE_DATA_DIR/<dataset>``, else ``~/.cache/knobwise/<dataset>``."""
     if root:
+        _check_variables(root)
         return Path(os.path.expanduser(os.path.expandvars(root)))
     env = os.environ.get("KNOBWISE_DATA_DIR")
     if env:

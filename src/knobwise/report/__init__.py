@@ -20,7 +20,7 @@ from knobwise.report._figures import PALETTE, ReportFigure
 from knobwise.report._notebook import run_html
 from knobwise.report._run import write_run_report
 from knobwise.report._study import is_study, write_study_report
-from knobwise.run import is_run
+from knobwise.run import is_run, open_run
 
 __all__ = [
     "PALETTE",
@@ -53,6 +53,8 @@ def report_kind(path: str | Path) -> str:
         return "run"
     if is_study(p):
         return "study"
+    if (p / "config.yaml").is_file() and (p / "log.txt").is_file():
+        open_run(p)  # a run that never saved a model: says why (e.g. stopped on a NaN loss)
     raise RunError(f"{p}: not a knobwise run or study (no config.yaml with model.json, no study.json)")
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from knobwise.diagnose import analyze_errors, diagnose_run
 from knobwise.report._augment_preview import preview_png
+from knobwise.report._examples import label_issue_grid
 from knobwise.report._figures import ReportFigure
 from knobwise.report._sections import Section, dict_table, fmt
 from knobwise.run import BaseRun
@@ -114,8 +115,18 @@ def label_issues_section(run: BaseRun) -> Section:
         if path.is_file():
             with open(path, newline="", encoding="utf-8") as fh:
                 rows = list(csv.DictReader(fh))
-            s.paragraphs.append(f"{len(rows)} suspects in {name}; the top {min(len(rows), _MAX_ROWS)}:")
+            flagged = sum(r.get("flagged") in ("True", "true") for r in rows)
+            s.paragraphs.append(
+                f"{len(rows)} suspects in {name} ({flagged} flagged); the top {min(len(rows), _MAX_ROWS)}:"
+            )
             s.tables.append(dict_table(rows[:_MAX_ROWS]))
+            try:
+                grid = label_issue_grid(run.data, rows)
+            except Exception as exc:  # the thumbnails need the run's data; the table stands alone
+                s.note(f"no thumbnails: {type(exc).__name__}: {exc}".splitlines()[0])
+            else:
+                if grid is not None:
+                    s.figures.append(grid)
             return s
     s.note("no suspected label issues saved for this run (run `knobwise errors RUN --label-issues`)")
     return s

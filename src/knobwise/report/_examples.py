@@ -108,3 +108,18 @@ def low_confidence_grid(data: Any, split: str, p: Predictions, classes: list[str
     order = np.argsort(p.confidence, kind="stable")[:GRID_SIZE]
     title = f"Lowest-confidence {split} examples (true:pred top-1 probability)"
     return _grid(data, split, p, order, classes, f"low_confidence_{split}", title, True)
+
+
+def label_issue_grid(data: Any, rows: list[dict[str, Any]], limit: int = 16) -> ReportFigure | None:
+    """Thumbnails of the top suspected label issues (rows of ``label_issues.csv``), titled
+    ``rank. label→suggested``, to judge them by eye."""
+    rows = [r for r in rows[:limit] if str(r.get("index", "")).lstrip("-").isdigit()]
+    if not rows or "train" not in data.splits:
+        return None
+    pos = _positions(data, "train", np.asarray([int(r["index"]) for r in rows]))
+    keep = pos >= 0
+    if not keep.any():
+        return None
+    titles = [f"{r['rank']}. {r['label']}→{r['suggested']}" for r, k in zip(rows, keep, strict=True) if k]
+    title = "Suspected label issues (rank. label→suggested)"
+    return _plots.example_grid(pixels(data, "train", pos[keep]), titles, "label_issues", title)

@@ -24,7 +24,7 @@ import base64
 import functools
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import matplotlib
@@ -104,6 +104,8 @@ class ReportFigure:
     title: str
     png: bytes
     alt: str = ""
+    #: What was drawn, for checks without reading pixels (e.g. the lines of parallel coordinates).
+    data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_uri(self) -> str:
@@ -137,11 +139,13 @@ def label_axes(ax: Axes, xlabel: str, ylabel: str, title: str | None = None) -> 
         ax.set_title(title, fontsize=_RC["axes.titlesize"])
 
 
-def to_figure(fig: MplFigure, name: str, title: str, alt: str | None = None) -> ReportFigure:
+def to_figure(
+    fig: MplFigure, name: str, title: str, alt: str | None = None, data: dict[str, Any] | None = None
+) -> ReportFigure:
     """Render ``fig`` to PNG (tight layout) and close it."""
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
     finally:
         plt.close(fig)
-    return ReportFigure(name=name, title=title, png=buf.getvalue(), alt=alt or title)
+    return ReportFigure(name=name, title=title, png=buf.getvalue(), alt=alt or title, data=data or {})

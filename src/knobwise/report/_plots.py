@@ -21,6 +21,8 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
 from knobwise.report._figures import (
@@ -247,18 +249,30 @@ def optimization_history(
     return to_figure(fig, "study_history", "Optimization history")
 
 
+#: Where a trial without a (conditional) parameter crosses that parameter's axis.
+NA_POSITION = -0.15
+
+
 def _axis_values(values: Sequence[Any]) -> tuple[np.ndarray, list[str] | None, bool]:
     """Positions in [0, 1] for one parameter: numbers (log-scaled when positive and spanning more
-    than 100x) or categories (evenly spaced); returns the tick labels of categories."""
-    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values):
-        x = np.asarray(values, dtype=float)
+    than 100x) or categories (evenly spaced); returns the tick labels of categories. ``None`` (a
+    conditional parameter the trial did not sample) sits at :data:`NA_POSITION`, below the axis."""
+    present = [x for x in values if x is not None]
+    out = np.full(len(values), NA_POSITION)
+    idx = [i for i, x in enumerate(values) if x is not None]
+    if not present:
+        return out, [], False
+    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in present):
+        x = np.asarray(present, dtype=float)
         log = bool((x > 0).all() and x.max() / x.min() > 100)
         x = np.log10(x) if log else x
         span = x.max() - x.min()
-        return (x - x.min()) / span if span > 0 else np.full(len(x), 0.5), None, log
-    cats = sorted({str(x) for x in values})
+        out[idx] = (x - x.min()) / span if span > 0 else 0.5
+        return out, None, log
+    cats = sorted({str(x) for x in present})
     pos = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
-    return np.asarray([pos[str(x)] for x in values]), cats, False
+    out[idx] = [pos[str(x)] for x in present]
+    return out, cats, False
 
 
 @styled
@@ -266,45 +280,69 @@ def parallel_coordinates(
     params: Sequence[Mapping[str, Any]], values: Sequence[float], metric: str
 ) -> ReportFigure:
     """One line per trial through its parameter values (each axis scaled to its range; log10
-    where marked), colored by the objective value."""
+    where marked), colored by the objective value (the colour bar). A trial without a conditional
+    parameter crosses that axis at "n/a", below it, so every trial is drawn; the best on top."""
     names = sorted({k for p in params for k in p})
-    keep = [i for i, p in enumerate(params) if all(k in p for k in names)]
     fig, ax = new_figure(max(8, 2.2 * (len(names) + 1)), 5)
     cols = []
     labels = []
+    any_na = False
     for name in names:
-        pos, cats, log = _axis_values([params[i][name] for i in keep])
+        raw = [p.get(name) for p in params]
+        pos, cats, log = _axis_values(raw)
         cols.append(pos)
-        raw = [params[i][name] for i in keep]
+        any_na = any_na or any(x is None for x in raw)
+        present = [x for x in raw if x is not None]
         if cats is None:
-            lo, hi = min(raw), max(raw)
+            lo, hi = min(present), max(present)
             labels.append(f"{'log10 ' if log else ''}{name}\n{lo:.3g} … {hi:.3g}")
         else:
             labels.append(f"{name}\n{' / '.join(_short(c, 8) for c in cats)}")
-    v = np.asarray([values[i] for i in keep], dtype=float)
+    v = np.asarray(values, dtype=float)
     span = v.max() - v.min() if v.size else 0.0
     vnorm = (v - v.min()) / span if span > 0 else np.full(len(v), 0.5)
     cols.append(vnorm)
     labels.append(f"{metric}\n{v.min():.4g} … {v.max():.4g}" if v.size else metric)
     cmap = matplotlib.colormaps[SEQUENTIAL_CMAP]
     xs = np.arange(len(cols))
-    for j in range(len(keep)):
+    for j in np.argsort(vnorm, kind="stable"):  # the best drawn last, on top
         ax.plot(xs, [c[j] for c in cols], "-o", color=cmap(vnorm[j]), lw=1.8, ms=4, alpha=0.9)
+    lines = [line.get_ydata().tolist() for line in ax.get_lines()]
     ax.set_xticks(xs, labels, fontsize=10)
-    ax.set_yticks([0, 0.5, 1], ["min", "mid", "max"])
-    label_axes(ax, "parameter (axis scaled to its range)", "position in range", "parallel coordinates")
-    return to_figure(fig, "study_parallel", "Parallel coordinates")
+    ticks, tick_labels = [0.0, 0.5, 1.0], ["min", "mid", "max"]
+    if any_na:
+        ticks, tick_labels = [NA_POSITION, *ticks], ["n/a", *tick_labels]
+        ax.axhline((NA_POSITION + 0) / 2, color="#bbbbbb", lw=0.8, ls=":")
+    ax.set_yticks(ticks, tick_labels)
+    norm = Normalize(vmin=float(v.min()), vmax=float(v.max())) if v.size else Normalize()
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
+    bar.set_label(f"{metric} (line colour)")
+    label_axes(
+        ax,
+        "parameter (axis scaled to its range; n/a: not sampled in that trial)",
+        "position in range",
+        f"parallel coordinates ({len(lines)} trials)",
+    )
+    return to_figure(
+        fig,
+        "study_parallel",
+        "Parallel coordinates",
+        data={"lines": lines, "axes": names},
+    )
 
 
 @styled
-def importance_bars(importances: Mapping[str, float]) -> ReportFigure:
-    """Parameter importances as horizontal bars, the most important on top."""
+def importance_bars(importances: Mapping[str, float], objective: str | None = None) -> ReportFigure:
+    """Parameter importances as horizontal bars, the most important on top; ``objective`` names
+    the objective they explain."""
     items = sorted(importances.items(), key=lambda kv: kv[1])
     fig, ax = new_figure(9, max(2.5, 0.5 * len(items) + 1.2))
     ax.barh([_short(k, 30) for k, _ in items], [v for _, v in items], color=PALETTE[0])
     for i, (_, v) in enumerate(items):
         ax.text(v, i, f" {v:.3f}", va="center", fontsize=10)
-    label_axes(ax, "importance (share of the objective's variance)", "parameter", "parameter importances")
+    what = f"{objective}'s" if objective else "the objective's"
+    title = f"parameter importances for {objective}" if objective else "parameter importances"
+    label_axes(ax, f"importance (share of {what} variance)", "parameter", title)
     return to_figure(fig, "study_importances", "Parameter importances")
 
 

@@ -62,7 +62,15 @@ def _objective(art: RunArtifacts) -> Section:
     s = Section("objective", "Optimizing metric and constraints")
     obj = art.metrics.get("objective")
     if isinstance(obj, dict):
-        s.add_items([("optimizing metric", obj.get("metric")), ("value", obj.get("value"))])
+        split = obj.get("split")
+        value_key = f"value on {split}" if split else "value"
+        s.add_items(
+            [
+                ("optimizing metric", obj.get("metric")),
+                ("direction", obj.get("direction")),
+                (value_key, obj.get("value")),
+            ]
+        )
         cons = obj.get("constraints") or []
         if cons:
             rows: list[list[Any]] = [

@@ -13,7 +13,7 @@ Example:
     >>> s = Section("metrics", "Metrics")
     >>> s.add_items([("accuracy", 0.95)])
     >>> s.items
-    [('accuracy', '0.95')]
+    [('accuracy', '0.9500')]
     >>> s.note("no test split")
     >>> s.notes
     ['no test split']
@@ -95,30 +95,91 @@ class Section:
 
 
 def fmt(value: Any, digits: int = 4) -> str:
-    """A value as short text: floats to ``digits`` significant digits, ``None`` as "undefined".
+    """A value as short text: ``None`` as "undefined", booleans as yes/no, fractions in [0, 1]
+    with ``digits`` decimals (so ``1`` and ``0.9852`` line up as ``1.0000`` and ``0.9852``), other
+    floats to ``digits`` significant digits; dicts as readable text, never JSON.
 
-    >>> fmt(0.123456), fmt(None), fmt(3), fmt(float("nan")), fmt([1, 2])
-    ('0.1235', 'undefined', '3', 'undefined', '1, 2')
+    >>> fmt(0.123456), fmt(None), fmt(3), fmt(float("nan")), fmt([1, 2]), fmt(1.0), fmt(11.0)
+    ('0.1235', 'undefined', '3', 'undefined', '1, 2', '1.0000', '11')
+    >>> fmt({"knob": "early stopping", "setting": "train.early_stopping.patience: 5"})
+    'early stopping: train.early_stopping.patience: 5'
+    >>> fmt({"train.optimizer.lr": {"type": "float", "low": 0.0001, "high": 0.3, "log": True}})
+    'train.optimizer.lr: 0.0001 … 0.3000 (log)'
     """
     if value is None:
         return "undefined"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return "undefined" if not math.isfinite(value) else f"{value:.{digits}g}"
+        if not math.isfinite(value):
+            return "undefined"
+        if 1e-3 <= abs(value) <= 1.0 or value == 0.0:
+            return f"{value:.{digits}f}"
+        return f"{value:.{digits}g}"
     if isinstance(value, (list, tuple)):
         return ", ".join(fmt(v, digits) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, default=str)
+        return _dict_text(value, digits)
     return str(value)
 
 
+_RANGE_KEYS = frozenset({"type", "low", "high", "log", "step", "choices", "when"})
+
+
+def _dict_text(value: Mapping[str, Any], digits: int) -> str:
+    """A dict as one readable line: a knob with its setting, a search-space entry as its range,
+    anything else as ``key: value; ...``."""
+    if "knob" in value:
+        rest = [fmt(v, digits) for k, v in value.items() if k != "knob" and v not in (None, "", [])]
+        return f"{value['knob']}: {'; '.join(rest)}" if rest else str(value["knob"])
+    if value and set(value) <= _RANGE_KEYS and "type" in value:
+        if "choices" in value:
+            text = " | ".join(str(c) for c in value["choices"])
+        else:
+            text = f"{fmt(value.get('low'), digits)} … {fmt(value.get('high'), digits)}"
+            text += " (log)" if value.get("log") else ""
+            text += f" step {fmt(value['step'], digits)}" if value.get("step") else ""
+        if value.get("when"):
+            text += " when " + ", ".join(f"{k} = {fmt(v, digits)}" for k, v in value["when"].items())
+        return text
+    parts = []
+    for k, v in value.items():
+        shown = _dict_text(v, digits) if isinstance(v, Mapping) else fmt(v, digits)
+        parts.append(f"{k}: {shown}")
+    return "; ".join(parts)
+
+
+def header_text(name: str) -> str:
+    """A column header for people: ``self_confidence`` → ``self confidence``.
+
+    >>> header_text("cluster_majority"), header_text("")
+    ('cluster majority', '')
+    """
+    return name.replace("_", " ")
+
+
+def _cell(value: Any) -> str:
+    """A cell of a table read from CSV or JSON: ``True``/``False`` as yes/no, numbers formatted."""
+    if isinstance(value, str):
+        if value in ("True", "False", "true", "false"):
+            return "yes" if value.lower() == "true" else "no"
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return value if number.is_integer() and "." not in value else fmt(number)
+    return fmt(value)
+
+
 def dict_table(rows: Sequence[Mapping[str, Any]], caption: str | None = None) -> Table:
-    """A table from dicts; the columns are the union of keys in order of appearance."""
+    """A table from dicts; the columns are the union of keys in order of appearance, less those
+    empty in every row, with readable headers and cells."""
     cols: dict[str, None] = {}
     for r in rows:
         cols.update(dict.fromkeys(r))
-    return Table(list(cols), [[fmt(r.get(c, "")) for c in cols] for r in rows], caption)
+    keep = [c for c in cols if any(r.get(c) not in (None, "") for r in rows)]
+    cells = [[_cell(r[c]) if r.get(c) not in (None, "") else "" for c in keep] for r in rows]
+    return Table([header_text(c) for c in keep], cells, caption)
 
 
 @dataclass

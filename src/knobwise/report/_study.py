@@ -133,13 +133,23 @@ def _plots_of(trials: list[Any], info: dict[str, Any], names: list[str]) -> Sect
     return s
 
 
-def _importances(trials: list[Any], info: dict[str, Any], study_dir: Path) -> Section:
+def _importances(
+    trials: list[Any], info: dict[str, Any], study_dir: Path, names: list[str] | None = None
+) -> Section:
     s = Section("importances", "Parameter importances")
     imp = info.get("importances")
     if not imp:
         s.note("no parameter importances recorded in study.json (they need at least two completed trials)")
         return s
-    s.figures.append(_plots.importance_bars({str(k): float(v) for k, v in imp.items()}))
+    if names and len(names) > 1:
+        # fANOVA explains one objective at a time; the study computes them for the first.
+        s.note(
+            f"importances for the first objective, {names[0]} (not for {', '.join(names[1:])}): "
+            "the share of its variance each parameter explains"
+        )
+    s.figures.append(
+        _plots.importance_bars({str(k): float(v) for k, v in imp.items()}, names[0] if names else None)
+    )
     return s
 
 
@@ -188,7 +198,7 @@ def write_study_report(study_dir: str | Path, out: str | Path | None = None) -> 
         best.tables.append(Table(["trial", *names, "parameters"], best_rows))
     else:
         best.note("study.json lists no best trials yet")
-    sections = [summary, best, _plots_of(trials, info, names), _importances(trials, info, root)]
+    sections = [summary, best, _plots_of(trials, info, names), _importances(trials, info, root, names)]
     if info.get("rounds"):
         rounds = Section("rounds", "Coarse-to-fine rounds")
         rows = info["rounds"]

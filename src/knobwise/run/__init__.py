@@ -20,6 +20,7 @@ from knobwise.run._inputs import NPZ_KEY, InputBatch, Inputs, load_inputs
 from knobwise.run._layout import RunPaths, is_run, new_run_dir, open_run
 from knobwise.run._normalized import NormalizedModel, normalizer_of
 from knobwise.run._predict import Prediction, predict
+from knobwise.run._record import record_latency
 from knobwise.run._run import BaseRun, Evaluation, as_run, runs_of
 from knobwise.run._train import HistoryWriter, resume_config, train_experiment
 
@@ -37,6 +38,7 @@ __all__ = [
     "load_inputs",
     "normalizer_of",
     "predict",
+    "record_latency",
     "Evaluation",
     "as_run",
     "runs_of",

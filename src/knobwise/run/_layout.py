@@ -17,6 +17,7 @@ from pathlib import Path
 
 from knobwise.errors import RunError
 from knobwise.io import append_line
+from knobwise.run._unfinished import unfinished_message
 
 __all__ = ["RunPaths", "new_run_dir", "open_run", "is_run"]
 
@@ -83,5 +84,7 @@ def open_run(path: str | Path) -> RunPaths:
     if not p.exists():
         raise RunError(f"{p}: no such run directory")
     if not is_run(p):
+        if (p / "config.yaml").is_file() and (p / "log.txt").is_file():
+            raise RunError(unfinished_message(p, "model.json"))  # e.g. stopped on a NaN loss
         raise RunError(f"{p}: not a knobwise run (no config.yaml with model.json or checkpoint/)")
     return RunPaths(p)

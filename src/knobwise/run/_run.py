@@ -37,6 +37,7 @@ from knobwise.run._export import check_images as real_images
 from knobwise.run._inputs import Inputs
 from knobwise.run._layout import RunPaths, open_run
 from knobwise.run._predict import Prediction, predict
+from knobwise.run._unfinished import unfinished_message
 from knobwise.train import autocast_dtype
 
 __all__ = ["BaseRun", "Evaluation", "as_run", "runs_of"]
@@ -135,7 +136,7 @@ class BaseRun:
         """``metrics.json``: per split the metric family, plus ``model``, ``run``, ``objective``."""
         if self._metrics is None:
             if not self.paths.metrics.is_file():
-                raise RunError(f"{self.root}: no metrics.json (the run has not finished; --resume it)")
+                raise RunError(unfinished_message(self.root, "metrics.json"))
             loaded = read_json(self.paths.metrics)
             if not isinstance(loaded, dict):
                 raise RunError(f"{self.paths.metrics}: expected a JSON object")
@@ -154,7 +155,7 @@ class BaseRun:
         """``model.json``: the layer list, input shape, class names and the data's normalization."""
         if self._meta is None:
             if not self.paths.model_json.is_file():
-                raise RunError(f"{self.root}: no model.json (the run has not finished; --resume it)")
+                raise RunError(unfinished_message(self.root, "model.json"))
             self._meta = read_json(self.paths.model_json)
         return self._meta
 
@@ -194,7 +195,7 @@ class BaseRun:
         """The trained model (weights from ``model.safetensors``), in eval mode on :attr:`device`."""
         if self._model is None:
             if not self.paths.weights.is_file():
-                raise RunError(f"{self.root}: no model.safetensors (the run has not finished; --resume it)")
+                raise RunError(unfinished_message(self.root, "model.safetensors"))
             meta = self.meta
             model = build_from_layers(meta["layers"], tuple(meta["input_shape"]), None)
             model.load_state_dict(load_tensors(self.paths.weights, self.device))

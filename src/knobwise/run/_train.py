@@ -38,6 +38,7 @@ from knobwise.run._evaluate import (
 )
 from knobwise.run._layout import RunPaths, new_run_dir, open_run
 from knobwise.run._run import BaseRun
+from knobwise.run._unfinished import STOPPED
 from knobwise.track import TrackContext, Tracking, check_tracking, open_tracking
 from knobwise.train import Callback, Trainer
 
@@ -148,6 +149,8 @@ def train_experiment(
     except KnobwiseError as exc:
         if created and exc.exit_code == 2:
             shutil.rmtree(run.root, ignore_errors=True)  # bad input leaves nothing half-written
+        elif run.root.is_dir():
+            run.log_line(STOPPED + str(exc))  # what report/evaluate say about this run later
         raise
     except BaseException:
         if created and not (run.checkpoint / "latest").exists():

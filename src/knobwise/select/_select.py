@@ -21,7 +21,9 @@ from typing import Any
 
 from knobwise.errors import ConfigError
 from knobwise.objective import (
+    RATE_NAMES,
     Constraint,
+    canonical_rate,
     evaluate_expression,
     expression_direction,
     names_in,
@@ -31,7 +33,7 @@ from knobwise.objective import (
 )
 from knobwise.registry import closest
 
-__all__ = ["Candidate", "SelectResult", "select_candidates"]
+__all__ = ["Candidate", "SelectResult", "select_candidates", "resolve_column", "columns_of"]
 
 
 @dataclass
@@ -81,7 +83,8 @@ class SelectResult:
         }
 
 
-def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+def columns_of(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Every column name of ``rows``, in first-seen order."""
     seen: dict[str, None] = {}
     for row in rows:
         for k in row:
@@ -90,10 +93,36 @@ def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _missing(what: str, name: str, columns: list[str]) -> ConfigError:
+    """The error of a missing column: the closest few names (never the whole table, which for
+    runs holds hundreds of columns) and how to list them all."""
     near = closest(name, columns)
+    if not near:
+        near = [c for c in columns if c.split(".")[-1] == name.split(".")[-1]][:3]
     hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-    shown = columns if len(columns) <= 40 else [*columns[:40], f"... {len(columns) - 40} more"]
-    return ConfigError(f"{what}: no column {name!r}{hint} (columns: {', '.join(shown)})")
+    if len(columns) <= 12:
+        listing = f"columns: {', '.join(columns)}"
+    else:
+        listing = f"{len(columns)} columns; list them with knobwise select TABLE --columns"
+    return ConfigError(f"{what}: no column {name!r}{hint} ({listing})")
+
+
+def resolve_column(name: str, columns: Sequence[str]) -> str:
+    """The column a name reads: itself, else ``SPLIT.RATE`` (or a rate's alias) read as the macro
+    average ``SPLIT.macro.RATE``; unchanged when neither exists.
+
+    >>> resolve_column("dev.precision", ["dev.macro.precision"])
+    'dev.macro.precision'
+    >>> resolve_column("dev.tpr", ["dev.macro.recall"]), resolve_column("x", [])
+    ('dev.macro.recall', 'x')
+    """
+    if name in columns:
+        return name
+    parts = name.split(".")
+    if len(parts) in (1, 2) and canonical_rate(parts[-1]) in RATE_NAMES:
+        macro = ".".join([*parts[:-1], "macro", canonical_rate(parts[-1])])
+        if macro in columns:
+            return macro
+    return name
 
 
 def _numeric_column(
@@ -135,13 +164,14 @@ def select_candidates(
     node = parse_expression(optimize, "--optimize")
     constraints: list[Constraint] = [parse_constraint(s, "--satisfy") for s in satisfy]
     labels = [str(r.get("name") or f"row {i + 1}") for i, r in enumerate(rows)]
-    columns = _columns(rows)
+    columns = columns_of(rows)
 
     def table(what: str, names: list[str]) -> dict[str, list[float | None]]:
-        for n in names:
-            if n not in columns:
+        resolved = {n: resolve_column(n, columns) for n in names}
+        for n, col in resolved.items():
+            if col not in columns:
                 raise _missing(what, n, columns)
-        return {n: _numeric_column(what, n, rows, labels) for n in names}
+        return {n: _numeric_column(what, col, rows, labels) for n, col in resolved.items()}
 
     opt_cols = table(f"--optimize {optimize!r}", names_in(node))
     con_cols = [table(f"--satisfy {c.text!r}", names_in(c.expr)) for c in constraints]

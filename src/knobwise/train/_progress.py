@@ -40,7 +40,8 @@ class EpochProgress:
     def __init__(self, epochs: int, quiet: bool = False, console: Console | None = None) -> None:
         self.epochs = epochs
         self.quiet = quiet
-        self.console = console or Console(file=sys.stderr, highlight=False)
+        # soft_wrap: a piped or narrow console never breaks a line inside a value.
+        self.console = console or Console(file=sys.stderr, highlight=False, soft_wrap=True)
         self._progress: Progress | None = None
         self._task: Any = None
 

@@ -125,8 +125,14 @@ def _state_text(t: FrozenTrial) -> str:
     return t.state.name
 
 
-def live_table(study: optuna.Study, settings: StudySettings, last: int = 12) -> Table:
-    """The table shown while a study runs: counts, the best so far, and the latest trials."""
+def live_table(
+    study: optuna.Study, settings: StudySettings, last: int = 12, width: int | None = None
+) -> Table:
+    """The table shown while a study runs: counts, the best so far, and the latest trials.
+
+    Every value stays on one line: cells never wrap, and when the columns do not fit in
+    ``width`` (the console's) the parameters that do not fit are left out, named in the caption.
+    """
     trials = study.get_trials(deepcopy=False)
     counts: dict[str, int] = {}
     for t in trials:
@@ -135,19 +141,51 @@ def live_table(study: optuna.Study, settings: StudySettings, last: int = 12) -> 
     title = f"study {settings.name}: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
     if best:
         title += f" | best #{best[0].number} = {fmt_value(best[0].values)}"
-    table = Table(title=title)
     names = [p for r in settings.rounds[-1:] for p in r["space"]]
     short = [n.rsplit(".", 1)[-1] for n in names]
     heads = short if len(set(short)) == len(short) else names  # the last part, when unambiguous
-    for col in ("#", "state", "/".join(settings.objectives), *heads, "epochs", "s"):
-        table.add_column(col, justify="right" if col not in ("state",) else "left", overflow="fold")
-    for t in trials[-last:]:
-        table.add_row(
-            str(t.number),
-            _state_text(t),
-            fmt_value(t.values),
-            *(fmt_value(t.params.get(n)) for n in names),
-            fmt_value(t.user_attrs.get("epochs")),
-            fmt_value(t.user_attrs.get("duration_s")),
+    shown = trials[-last:]
+    columns: list[tuple[str, list[str]]] = [
+        ("#", [str(t.number) for t in shown]),
+        ("state", [_state_text(t) for t in shown]),
+        ("/".join(settings.objectives), [fmt_value(t.values) for t in shown]),
+        *((h, [fmt_value(t.params.get(n)) for t in shown]) for h, n in zip(heads, names, strict=True)),
+        ("epochs", [fmt_value(t.user_attrs.get("epochs")) for t in shown]),
+        ("s", [fmt_value(t.user_attrs.get("duration_s")) for t in shown]),
+    ]
+    keep, dropped = _fitting(columns, width, fixed=3)
+    table = Table(title=title, caption=f"not shown (too narrow): {', '.join(dropped)}" if dropped else None)
+    for head, _ in keep:
+        table.add_column(
+            head, justify="left" if head == "state" else "right", no_wrap=True, overflow="ignore"
         )
+    for i in range(len(shown)):
+        table.add_row(*(cells[i] for _, cells in keep))
     return table
+
+
+def _fitting(
+    columns: list[tuple[str, list[str]]], width: int | None, fixed: int
+) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """The columns that fit in ``width`` (each needs its widest cell + 3 for borders and padding);
+    the first ``fixed`` always stay, the others are dropped from the right end of the parameters
+    first, then epochs and seconds.
+
+    >>> cols = [("#", ["1"]), ("a", ["0.008096"]), ("b", ["x" * 30]), ("s", ["1.5"])]
+    >>> [h for h, _ in _fitting(cols, 30, fixed=1)[0]], _fitting(cols, 30, fixed=1)[1]
+    (['#', 'a', 's'], ['b'])
+    """
+    need = [max([len(h), *(len(c) for c in cells)]) + 3 for h, cells in columns]
+    if width is None or sum(need) + 1 <= width:
+        return columns, []
+    order = list(range(fixed, len(columns)))  # parameters, epochs, s: keep left to right
+    keep = set(range(fixed))
+    used = sum(need[i] for i in keep) + 1
+    # The last two (epochs, seconds) are cheap and useful: try them before the parameters.
+    for i in [*order[-2:], *order[:-2]]:
+        if used + need[i] <= width:
+            keep.add(i)
+            used += need[i]
+    return [c for i, c in enumerate(columns) if i in keep], [
+        h for i, (h, _) in enumerate(columns) if i not in keep
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from knobwise.objective import (
     validate_objective,
 )
 from knobwise.track import StudyTracking, check_tracking, study_tracking
+from knobwise.tune._cores import cap_workers
+from knobwise.tune._join import settings_changes
 from knobwise.tune._output import live_table, write_results
 from knobwise.tune._pruners import PRUNERS
 from knobwise.tune._refine import best_params_of_round, narrow
@@ -218,6 +221,13 @@ def _join(
             f"{settings.dir}: holds study {old.name!r} with a different config or space; "
             "continue it with --resume, or pick a new --study / --out"
         )
+    changed = settings_changes(old, settings)
+    if changed:
+        # Joining would silently run the old study's settings (or nothing, when it is finished).
+        raise ConfigError(
+            f"{settings.dir}: holds study {old.name!r} with other settings ({'; '.join(changed)}); "
+            "continue it as it is with --resume, or give this search its own --study NAME"
+        )
     load_optuna_study(open_storage(url, old.heartbeat, old.grace), old.name)
     return old, url
 
@@ -229,12 +239,16 @@ def _run_round(
     study = open_study(settings, url)
     stop = threading.Event()
     console = Console(stderr=True)
-    live = None if quiet else Live(live_table(study, settings), console=console, auto_refresh=False)
+    live = (
+        None
+        if quiet
+        else Live(live_table(study, settings, width=console.width), console=console, auto_refresh=False)
+    )
 
     def refresh() -> None:
         while not stop.wait(1.0):
             if live is not None:
-                live.update(live_table(study, settings), refresh=True)
+                live.update(live_table(study, settings, width=console.width), refresh=True)
 
     def after_trial(s: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
         write_results(s, settings)
@@ -260,7 +274,7 @@ def _run_round(
         stop.set()
         thread.join()
         if live is not None:
-            live.update(live_table(study, settings), refresh=True)
+            live.update(live_table(study, settings, width=console.width), refresh=True)
             live.stop()
     return codes
 
@@ -313,9 +327,12 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
     timeout = req.timeout if req.timeout is not None else settings.timeout
     deadline = time.time() + timeout if timeout else None
     worker_codes: list[int] = []
+    workers, note = cap_workers(req.workers)
+    if note:
+        print(note, file=sys.stderr)
     while True:
         r = len(settings.rounds) - 1
-        worker_codes += _run_round(settings, url, req.workers, deadline, req.quiet)
+        worker_codes += _run_round(settings, url, workers, deadline, req.quiet)
         study = open_study(settings, url)
         best = best_params_of_round(study, r)
         settings.rounds[r]["best"] = best[:3]
