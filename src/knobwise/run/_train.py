@@ -99,18 +99,22 @@ def train_experiment(
     quiet: bool = False,
     callbacks: Sequence[Callback] = (),
     withhold_splits: Sequence[str] = (),
+    data: PreparedData | None = None,
 ) -> BaseRun:
     """Train ``cfg`` into a new run directory (``out`` or ``runs/<time>-<name>``), or continue the
     run ``resume`` (whose ``cfg`` comes from :func:`resume_config`).
 
-    ``withhold_splits`` are never loaded nor evaluated (tuning withholds ``test``).
+    ``withhold_splits`` are never loaded nor evaluated (tuning withholds ``test``). ``data``, when
+    given, is what ``prepare_data(cfg.data, cfg.seed, device, withhold_splits)`` returns: a tuning
+    worker prepares it once and reuses it for every trial with the same data section and seed.
 
     Bad input raises before anything is written; a failure after the run directory was created
     for a new run removes it again unless training itself failed (then the checkpoint is kept).
     """
     device = resolve_device(cfg.train.device)
-    torch.manual_seed(cfg.seed)
-    data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
+    if data is None:
+        torch.manual_seed(cfg.seed)
+        data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
     torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(cfg.model, data.input_shape, data.num_classes)  # checks the output size too
     layers = model.layers_spec
