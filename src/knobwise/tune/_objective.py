@@ -44,6 +44,7 @@ from knobwise.metrics import check_objective, measure_latency
 from knobwise.objective import needs_latency, parse_constraint
 from knobwise.run import train_experiment
 from knobwise.train import Callback, Trainer
+from knobwise.tune._attrs import set_user_attrs
 from knobwise.tune._data_cache import DataCache
 from knobwise.tune._space import config_with
 
@@ -220,15 +221,15 @@ class Objective:
         if self.before is not None:
             self.before()
         out = trial_dir(self.study_dir, trial.number)
-        for key, value in (("run_dir", str(out)), ("round", self.round_index), ("host", socket.gethostname()),
-                           ("worker_pid", os.getpid())):  # fmt: skip
-            trial.set_user_attr(key, value)
+        # One write for the facts of the start (recovery and the budget read them while it runs).
+        set_user_attrs(trial, {"run_dir": str(out), "round": self.round_index, "host": socket.gethostname(),
+                               "worker_pid": os.getpid()})  # fmt: skip
         values = self.space.suggest(trial, self.base)
         cfg = config_with(self.base, values)
         try:
             parsed = config_from_dict(cfg)
         except ConfigError as exc:
-            return self._fail(trial, f"invalid sampled config: {exc}")
+            return self._fail(trial, f"invalid sampled config: {exc}", {})
         monitor = self.monitor_for(self.objectives.metrics[0])
         callback = _TrialPruning(trial, monitor, report=len(self.objectives.metrics) == 1, prune=self.prune)
         started = time.time()
@@ -239,37 +240,40 @@ class Objective:
             )
         except Exception as exc:  # KnobwiseError or anything else: the trial failed, the study goes on
             reason = f"{type(exc).__name__}: {exc}"
-        trial.set_user_attr("duration_s", time.time() - started)
+        attrs: dict[str, Any] = {"duration_s": time.time() - started}
         if reason is not None:
             gc.collect()  # the failed trial's traceback held its frames (model, tensors) in a cycle
-            return self._fail(trial, reason)
-        return self._finish(trial, info)
+            return self._fail(trial, reason, attrs)
+        return self._finish(trial, info, attrs)
 
-    def _finish(self, trial: optuna.Trial, info: dict[str, Any]) -> float | list[float]:
+    def _finish(
+        self, trial: optuna.Trial, info: dict[str, Any], attrs: dict[str, Any]
+    ) -> float | list[float]:
+        """Record the finished run on the trial (one write for the user attributes) and return its values."""
         metrics = info["metrics"]
-        trial.set_user_attr("epochs", metrics["run"]["epochs"])
-        trial.set_user_attr("train_s", info.get("train_s"))
-        trial.set_user_attr("params_count", metrics["model"]["params"])
-        trial.set_user_attr(
-            "dev", {k: v for k, v in metrics.get("dev", {}).items() if isinstance(v, (int, float))}
-        )
+        attrs["epochs"] = metrics["run"]["epochs"]
+        attrs["train_s"] = info.get("train_s")
+        attrs["params_count"] = metrics["model"]["params"]
+        attrs["dev"] = {k: v for k, v in metrics.get("dev", {}).items() if isinstance(v, (int, float))}
         if "latency" in metrics:
-            trial.set_user_attr("latency_ms", metrics["latency"]["median_ms"])
+            attrs["latency_ms"] = metrics["latency"]["median_ms"]
         if self.objectives.constraints:
             values_c = self.objectives.constraint_values(metrics)
-            trial.set_user_attr("constraints", values_c)
+            attrs["constraints"] = values_c
             for text, value in zip(self.objectives.constraints, values_c, strict=True):
                 trial.set_constraint(text, value)  # TPE, NSGA-II and GP read these (<= 0: feasible)
         if info.get("pruned_epoch") is not None:
-            trial.set_user_attr("pruned_epoch", info["pruned_epoch"])
+            attrs["pruned_epoch"] = info["pruned_epoch"]
+            set_user_attrs(trial, attrs)
             raise optuna.TrialPruned(f"pruned after epoch {info['pruned_epoch']}")
         values = self.objectives.values(metrics)
         if not all(math.isfinite(v) for v in values):
             names = ", ".join(f"{m}={v}" for m, v in zip(self.objectives.metrics, values, strict=True))
-            return self._fail(trial, f"objective is not a finite number ({names})")
+            return self._fail(trial, f"objective is not a finite number ({names})", attrs)
+        set_user_attrs(trial, attrs)
         return values[0] if len(values) == 1 else values
 
     @staticmethod
-    def _fail(trial: optuna.Trial, reason: str) -> Any:
-        trial.set_user_attr("fail_reason", reason)
+    def _fail(trial: optuna.Trial, reason: str, attrs: dict[str, Any]) -> Any:
+        set_user_attrs(trial, {**attrs, "fail_reason": reason})
         raise TrialFailed(reason)
