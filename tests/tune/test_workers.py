@@ -38,6 +38,8 @@ def test_sqlite_with_two_workers_loses_no_trial(tmp_path: Path, lr_space: str) -
         assert (out / "trials" / f"{t.number:04d}" / "metrics.json").is_file()
     assert sorted(p.name for p in (out / "workers").iterdir()) == ["worker-0.log", "worker-1.log"]
     assert json.loads((out / "study.json").read_text())["states"] == {"COMPLETE": 4}
+    # Each worker trains its trials in its own process: 4 trials, 2 processes.
+    assert len({t.user_attrs["worker_pid"] for t in study.trials}) <= 2
 
 
 def test_resume_after_kill_keeps_finished_trials(tmp_path: Path, lr_space: str) -> None:

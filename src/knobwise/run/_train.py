@@ -103,6 +103,7 @@ def train_experiment(
     withhold_splits: Sequence[str] = (),
     tracking: TrackContext | None = None,
     on_saved: Callable[[BaseRun], None] | None = None,
+    data: PreparedData | None = None,
 ) -> BaseRun:
     """Train ``cfg`` into a new run directory (``out`` or ``runs/<time>-<name>``), or continue the
     run ``resume`` (whose ``cfg`` comes from :func:`resume_config`).
@@ -110,15 +111,18 @@ def train_experiment(
     ``withhold_splits`` are never loaded nor evaluated (tuning withholds ``test``); ``tracking``
     is how a study's worker has a trial tracked (see :mod:`knobwise.track`); ``on_saved`` is
     called with the saved run before the trackers finish (the API writes the report there, so
-    the trackers log it as an artifact).
+    the trackers log it as an artifact). ``data``, when given,
+    is what ``prepare_data(cfg.data, cfg.seed, device, withhold_splits)`` returns: a tuning worker
+    prepares it once and reuses it for every trial with the same data section and seed.
 
     Bad input raises before anything is written; a failure after the run directory was created
     for a new run removes it again unless training itself failed (then the checkpoint is kept).
     """
     check_tracking(cfg.track)  # a missing optional package is bad input, before anything is written
     device = resolve_device(cfg.train.device)
-    torch.manual_seed(cfg.seed)
-    data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
+    if data is None:
+        torch.manual_seed(cfg.seed)
+        data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
     torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(cfg.model, data.input_shape, data.num_classes)  # checks the output size too
     # model.pretrained, model.freeze (a source's head for other classes is not loaded)

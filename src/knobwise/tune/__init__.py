@@ -13,8 +13,9 @@ Example:
     True
 """
 
+from knobwise.tune._data_cache import DataCache
 from knobwise.tune._ensemble import average_probabilities, ensemble_top_k
-from knobwise.tune._objective import Objective, Objectives, TrialFailed, trial_dir
+from knobwise.tune._objective import Objective, Objectives, TrialFailed, train_trial, trial_dir
 from knobwise.tune._output import best_trials, importances, live_table, write_results
 from knobwise.tune._pruners import PRUNERS, create_pruner, list_pruners, register_pruner
 from knobwise.tune._refine import best_params_of_round, narrow
@@ -30,9 +31,10 @@ from knobwise.tune._space import (
     parse_space,
 )
 from knobwise.tune._study import StudySettings, mask_url, open_storage, read_settings, storage_url
-from knobwise.tune._workers import recover_interrupted, run_worker, spawn_workers
+from knobwise.tune._workers import recover_interrupted, run_worker, spawn_workers, supervise_workers
 
 __all__ = [
+    "DataCache",
     "Objective",
     "Objectives",
     "PRUNERS",
@@ -71,6 +73,8 @@ __all__ = [
     "run_worker",
     "spawn_workers",
     "storage_url",
+    "supervise_workers",
+    "train_trial",
     "trial_dir",
     "write_results",
 ]

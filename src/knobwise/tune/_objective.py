@@ -1,10 +1,19 @@
-"""The objective: one Optuna trial = one ordinary training run, in a fresh process.
+"""The objective: one Optuna trial = one ordinary training run, in the worker's own process.
 
-The worker samples the parameters, then a child process (``multiprocessing`` forkserver: started
-once per worker with knobwise imported, it forks a clean child per trial) trains the run directory
-``trials/NNNN`` with ``train_experiment(..., withhold_splits=("test",))``, so memory cannot leak
-from trial to trial and the test split is never loaded. After every epoch the child sends the dev
-metric through a pipe; the worker reports it to the trial and answers whether to prune.
+The worker samples the parameters and trains the run directory ``trials/NNNN`` with
+``train_experiment(..., withhold_splits=("test",))`` right here: a worker runs many trials in one
+process, so a trial pays neither a process start nor the first-use costs of torch again. Each trial
+builds its own model, optimizer and trainer, seeds the RNG from its config and drops all of it when
+it ends; the process-wide settings it may change are put back (:func:`train_trial`). The data is
+prepared once per worker and shared by the trials whose data section and seed are the same
+(:class:`~knobwise.tune._data_cache.DataCache`); the test split is never loaded. After every epoch
+a callback reports the dev metric to the trial and stops training when Optuna prunes it.
+
+A trial that raises fails (FAIL with its reason, not retried) and the worker goes on with the next
+one. A trial that kills its process (a segfault, the kernel's out-of-memory killer) takes the worker
+with it: with ``--workers N`` the other workers retry it once after the heartbeat's grace period and
+a fresh worker process takes the dead one's place; a single worker is continued with ``--resume``,
+which retries it.
 
 Example:
     >>> Objective.monitor_for("accuracy"), Objective.monitor_for("macro.f1")
@@ -13,36 +22,37 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import math
-import multiprocessing
 import os
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import optuna
 import torch
 
-from knobwise.config import config_from_dict
-from knobwise.errors import ConfigError, KnobwiseError
+from knobwise.config import ExperimentConfig, config_from_dict
+from knobwise.errors import ConfigError
 from knobwise.io import atomic_write_json
 from knobwise.metrics import check_objective, measure_latency
 from knobwise.objective import needs_latency, parse_constraint
 from knobwise.run import train_experiment
 from knobwise.track import StudyTracking, TrackContext
 from knobwise.train import Callback, Trainer
+from knobwise.tune._attrs import set_user_attrs
+from knobwise.tune._data_cache import DataCache
 from knobwise.tune._space import config_with
 
-__all__ = ["Objective", "Objectives", "TrialFailed", "run_in_child", "trial_dir"]
+__all__ = ["Objective", "Objectives", "TrialFailed", "train_trial", "trial_dir", "WITHHELD"]
 
-#: Modules the forkserver imports once, so that each trial's fork starts with them loaded.
-PRELOAD = ["knobwise.run", "knobwise.tune._objective", "sklearn.datasets"]
-TRACKER_MODULES = ["mlflow", "torch.utils.tensorboard"]  # a missing one is skipped by the forkserver
+#: Splits a trial never loads: the test split stays unseen until the study is done.
+WITHHELD = ("test",)
 
 
 class TrialFailed(Exception):
@@ -93,88 +103,85 @@ class Objectives:
         return check_objective(metrics, self.metrics[0], list(self.constraints), self.directions[0][:3])
 
 
-class _Reporter(Callback):
-    """In the child: send the monitored dev metric after every epoch; stop when told to prune."""
+class _TrialPruning(Callback):
+    """Report the monitored dev metric to the trial after every epoch; stop when Optuna prunes."""
 
-    def __init__(self, conn: Connection, monitor: str) -> None:
-        self.conn = conn
+    def __init__(self, trial: optuna.Trial, monitor: str, report: bool, prune: bool) -> None:
+        self.trial = trial
         self.monitor = monitor
+        self.report = report
+        self.prune = prune
         self.pruned_epoch: int | None = None
+        self.intermediate: dict[int, float] = {}  # epoch -> monitored value, for the study's tracking
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         value = logs.get(self.monitor)
-        if value is None:
-            return
-        try:
-            self.conn.send(("epoch", epoch + 1, float(value)))
-            prune = self.conn.recv()
-        except (EOFError, OSError):
-            os._exit(3)  # the worker died: nobody is left to record this trial
-        if prune:
+        if value is not None:
+            self.intermediate[epoch + 1] = float(value)
+        if value is None or not self.report:
+            return  # Optuna records and prunes intermediate values of one objective only
+        self.trial.report(float(value), epoch + 1)  # the learning curve of every trial, pruned or not
+        if self.prune and self.trial.should_prune():
             self.pruned_epoch = epoch + 1
             trainer.stop_reason = (
                 f"pruned by the study's pruner after epoch {epoch + 1} ({self.monitor}={value:.4g})"
             )
 
 
-def _child(conn: Connection, job: dict[str, Any]) -> None:
-    """The trial process: train, measure, send ``("done", info)`` or ``("fail", reason)``."""
-    warnings.simplefilter("ignore")  # the worker's table shows what matters; stderr stays clean
-    started = time.perf_counter()
+@contextmanager
+def _trial_globals() -> Iterator[None]:
+    """Process-wide settings a trial may change (threads, determinism, warning filters) are put
+    back afterwards, so that the next trial in this process starts from the same state."""
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    cudnn = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
     try:
-        cfg = config_from_dict(job["config"])
-        reporter = _Reporter(conn, job["monitor"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the worker's table shows what matters; stderr stays clean
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
+
+
+def train_trial(
+    cfg: ExperimentConfig,
+    out: Path,
+    callback: _TrialPruning | None,
+    *,
+    latency: bool,
+    data_cache: DataCache | None = None,
+    tracking: TrackContext | None = None,
+) -> dict[str, Any]:
+    """Train one trial's run directory in this process; returns its metrics and how it ended.
+
+    Everything the trial builds (model, optimizer, trainer, run) is local to this call and freed
+    when it returns; the global RNG is seeded from the trial's config; the data comes from
+    ``data_cache`` (shared, read-only) and never includes the test split; ``tracking`` is the
+    trial's run in the study's MLflow / TensorBoard tracking.
+    """
+    started = time.perf_counter()
+    with _trial_globals():
+        data = data_cache.get(cfg, WITHHELD) if data_cache is not None else None
+        callbacks = [callback] if callback is not None else []
         run = train_experiment(
-            cfg,
-            job["out"],
-            quiet=True,
-            callbacks=[reporter],
-            withhold_splits=("test",),
-            tracking=job.get("track"),
+            cfg, out, quiet=True, callbacks=callbacks, withhold_splits=WITHHELD, data=data, tracking=tracking
         )
         metrics = run.metrics
-        if job["latency"] and "latency" not in metrics:  # the config's own objective may have measured it
+        if latency and "latency" not in metrics:  # the config's own objective may have measured it
             example = torch.zeros(1, *run.input_shape, device=run.device)
             metrics["latency"] = measure_latency(
                 run.model, example, warmup=5, runs=50, throughput_batch=64, throughput_runs=3
             )
             atomic_write_json(run.paths.metrics, metrics)
-        train_s = time.perf_counter() - started  # the trial's own work, for the overhead benchmark
-        conn.send(("done", {"metrics": metrics, "pruned_epoch": reporter.pruned_epoch, "train_s": train_s}))
-    except KnobwiseError as exc:
-        conn.send(("fail", f"{type(exc).__name__}: {exc}"))
-    except Exception as exc:  # anything else: the trial failed, the study goes on
-        conn.send(("fail", f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
-
-
-def run_in_child(job: dict[str, Any], on_epoch: Callable[[int, float], bool]) -> tuple[str, Any]:
-    """Run one trial's training in a fresh process; returns ``(kind, payload)``."""
-    ctx = multiprocessing.get_context("forkserver")
-    # Trackers import slowly (MLflow ~2 s): load them once in the forkserver, not in every trial.
-    ctx.set_forkserver_preload(PRELOAD + (TRACKER_MODULES if job.get("track") is not None else []))
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_child, args=(child, job), daemon=True)
-    proc.start()
-    child.close()
-    try:
-        while True:
-            try:
-                msg = parent.recv()
-            except EOFError:
-                proc.join()
-                return "fail", f"the trial process died (exit code {proc.exitcode})"
-            if msg[0] == "epoch":
-                parent.send(bool(on_epoch(msg[1], msg[2])))
-                continue
-            proc.join()
-            return msg[0], msg[1]
-    finally:
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-        parent.close()
+        device = run.device
+        del run, data  # the model and optimizer go now, not with the next collection
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    pruned = callback.pruned_epoch if callback is not None else None
+    # train_s: the trial's own work (data, training, evaluation), for the overhead benchmark
+    return {"metrics": metrics, "pruned_epoch": pruned, "train_s": time.perf_counter() - started}
 
 
 class Objective:
@@ -188,6 +195,7 @@ class Objective:
         round_index: the coarse-to-fine round the trial belongs to.
         prune: whether to report intermediate values (single objective only).
         before: called first thing in each trial (the worker releases its budget lock there).
+        data_cache: the worker's prepared data, shared by its trials (a new cache when None).
         tracking: the study's MLflow / TensorBoard tracking (None: the config has no ``track:``).
     """
 
@@ -201,6 +209,7 @@ class Objective:
         round_index: int = 0,
         prune: bool = True,
         before: Callable[[], None] | None = None,
+        data_cache: DataCache | None = None,
         tracking: StudyTracking | None = None,
     ) -> None:
         self.study_dir = study_dir
@@ -210,6 +219,7 @@ class Objective:
         self.round_index = round_index
         self.prune = prune and len(objectives.metrics) == 1
         self.before = before
+        self.data_cache = data_cache if data_cache is not None else DataCache()
         self.tracking = tracking
 
     @staticmethod
@@ -221,40 +231,44 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         if self.before is not None:
             self.before()
-
         out = trial_dir(self.study_dir, trial.number)
-        for key, value in (("run_dir", str(out)), ("round", self.round_index), ("host", socket.gethostname()),
-                           ("worker_pid", os.getpid())):  # fmt: skip
-            trial.set_user_attr(key, value)
+        # One write for the facts of the start (recovery and the budget read them while it runs).
+        set_user_attrs(trial, {"run_dir": str(out), "round": self.round_index, "host": socket.gethostname(),
+                               "worker_pid": os.getpid()})  # fmt: skip
         values = self.space.suggest(trial, self.base)
         cfg = config_with(self.base, values)
         try:
-            config_from_dict(cfg)
+            parsed = config_from_dict(cfg)
         except ConfigError as exc:
-            return self._fail(trial, f"invalid sampled config: {exc}")
+            return self._fail(trial, f"invalid sampled config: {exc}", {})
         monitor = self.monitor_for(self.objectives.metrics[0])
+        callback = _TrialPruning(trial, monitor, report=len(self.objectives.metrics) == 1, prune=self.prune)
         context = self.tracking.begin_trial(trial.number, values, out) if self.tracking else None
-        job = {"config": cfg, "out": str(out), "monitor": monitor, "latency": self.objectives.needs_latency}
-        job["track"] = context
         started = time.time()
-        intermediate: dict[int, float] = {}
-
-        def on_epoch(epoch: int, value: float) -> bool:
-            intermediate[epoch] = value
-            if len(self.objectives.metrics) > 1:
-                return False  # Optuna records and prunes intermediate values of one objective only
-            trial.report(value, epoch)  # the learning curve of every trial, pruned or not
-            return self.prune and trial.should_prune()
-
-        kind, payload = run_in_child(job, on_epoch)
-        trial.set_user_attr("duration_s", time.time() - started)
+        reason = None
         try:
-            result = self._finish(trial, payload) if kind == "done" else self._fail(trial, str(payload))
+            info = train_trial(
+                parsed,
+                out,
+                callback,
+                latency=self.objectives.needs_latency,
+                data_cache=self.data_cache,
+                tracking=context,
+            )
+        except Exception as exc:  # KnobwiseError or anything else: the trial failed, the study goes on
+            reason = f"{type(exc).__name__}: {exc}"
+        attrs: dict[str, Any] = {"duration_s": time.time() - started}
+        try:
+            if reason is not None:
+                gc.collect()  # the failed trial's traceback held its frames (model, tensors) in a cycle
+                result = self._fail(trial, reason, attrs)
+            else:
+                result = self._finish(trial, info, attrs)
         except BaseException as exc:
             state = "PRUNED" if isinstance(exc, optuna.TrialPruned) else "FAIL"
-            self._track(trial.number, context, out, state, values, None, intermediate)
+            self._track(trial.number, context, out, state, values, None, callback.intermediate)
             raise
-        self._track(trial.number, context, out, "COMPLETE", values, result, intermediate)
+        self._track(trial.number, context, out, "COMPLETE", values, result, callback.intermediate)
         return result
 
     def _track(
@@ -281,31 +295,34 @@ class Objective:
                 }
         self.tracking.end_trial(number, context, out, state, params, objectives, intermediate)
 
-    def _finish(self, trial: optuna.Trial, info: dict[str, Any]) -> float | list[float]:
+    def _finish(
+        self, trial: optuna.Trial, info: dict[str, Any], attrs: dict[str, Any]
+    ) -> float | list[float]:
+        """Record the finished run on the trial (one write for the user attributes) and return its values."""
         metrics = info["metrics"]
-        trial.set_user_attr("epochs", metrics["run"]["epochs"])
-        trial.set_user_attr("train_s", info.get("train_s"))
-        trial.set_user_attr("params_count", metrics["model"]["params"])
-        trial.set_user_attr(
-            "dev", {k: v for k, v in metrics.get("dev", {}).items() if isinstance(v, (int, float))}
-        )
+        attrs["epochs"] = metrics["run"]["epochs"]
+        attrs["train_s"] = info.get("train_s")
+        attrs["params_count"] = metrics["model"]["params"]
+        attrs["dev"] = {k: v for k, v in metrics.get("dev", {}).items() if isinstance(v, (int, float))}
         if "latency" in metrics:
-            trial.set_user_attr("latency_ms", metrics["latency"]["median_ms"])
+            attrs["latency_ms"] = metrics["latency"]["median_ms"]
         if self.objectives.constraints:
             values_c = self.objectives.constraint_values(metrics)
-            trial.set_user_attr("constraints", values_c)
+            attrs["constraints"] = values_c
             for text, value in zip(self.objectives.constraints, values_c, strict=True):
                 trial.set_constraint(text, value)  # TPE, NSGA-II and GP read these (<= 0: feasible)
         if info.get("pruned_epoch") is not None:
-            trial.set_user_attr("pruned_epoch", info["pruned_epoch"])
+            attrs["pruned_epoch"] = info["pruned_epoch"]
+            set_user_attrs(trial, attrs)
             raise optuna.TrialPruned(f"pruned after epoch {info['pruned_epoch']}")
         values = self.objectives.values(metrics)
         if not all(math.isfinite(v) for v in values):
             names = ", ".join(f"{m}={v}" for m, v in zip(self.objectives.metrics, values, strict=True))
-            return self._fail(trial, f"objective is not a finite number ({names})")
+            return self._fail(trial, f"objective is not a finite number ({names})", attrs)
+        set_user_attrs(trial, attrs)
         return values[0] if len(values) == 1 else values
 
     @staticmethod
-    def _fail(trial: optuna.Trial, reason: str) -> Any:
-        trial.set_user_attr("fail_reason", reason)
+    def _fail(trial: optuna.Trial, reason: str, attrs: dict[str, Any]) -> Any:
+        set_user_attrs(trial, {**attrs, "fail_reason": reason})
         raise TrialFailed(reason)

@@ -50,7 +50,7 @@ from knobwise.tune._study import (
     storage_url,
     write_settings,
 )
-from knobwise.tune._workers import STORAGE_ENV, open_study, recover_interrupted, run_worker, spawn_workers
+from knobwise.tune._workers import STORAGE_ENV, open_study, recover_interrupted, run_worker, supervise_workers
 
 __all__ = ["TuneRequest", "run_study", "prepare_study", "parse_objectives", "study_dir_of"]
 
@@ -262,14 +262,7 @@ def _run_round(
         if workers == 1:
             run_worker(settings, url, deadline=deadline, after_trial=after_trial)
         else:
-            timeout = None if deadline is None else max(deadline - time.time(), 1.0)
-            procs = spawn_workers(settings, url, workers, timeout)
-            try:
-                codes = [p.wait() for p in procs]
-            finally:
-                for p in procs:
-                    if p.poll() is None:
-                        p.terminate()
+            codes = supervise_workers(settings, url, workers, deadline)
     finally:
         stop.set()
         thread.join()

@@ -4,8 +4,10 @@ A worker loads the study from the storage, takes the budget lock (a file lock in
 directory, so local workers never overshoot ``--trials``), checks what is left, and runs one trial
 through ``study.optimize(n_trials=1)`` — Optuna then records heartbeats, fails stale trials of
 dead workers and retries them once. ``--workers N`` starts N such processes (``knobwise tune
---worker I``); with several GPUs each gets its own via ``CUDA_VISIBLE_DEVICES``. Every trial
-itself trains in a fresh child process (see :mod:`knobwise.tune._objective`).
+--worker I``); with several GPUs each gets its own via ``CUDA_VISIBLE_DEVICES``. A worker trains
+its trials in its own process, one after the other, with the data prepared once (see
+:mod:`knobwise.tune._objective`); a worker that dies is replaced by a fresh process
+(:func:`supervise_workers`).
 
 Example:
     >>> worker_seed(0, 0, 0), worker_seed(0, 1, 0) != worker_seed(0, 0, 0)
@@ -31,16 +33,27 @@ from optuna.trial import TrialState
 
 from knobwise.config import read_yaml
 from knobwise.track import study_tracking
+from knobwise.tune._data_cache import DataCache
 from knobwise.tune._objective import Objective, Objectives, TrialFailed
 from knobwise.tune._pruners import create_pruner
 from knobwise.tune._samplers import create_sampler
 from knobwise.tune._space import parse_space
 from knobwise.tune._study import StudySettings, budget_left, counted_trials, load_optuna_study, open_storage
 
-__all__ = ["run_worker", "spawn_workers", "recover_interrupted", "worker_seed", "STORAGE_ENV"]
+__all__ = [
+    "run_worker",
+    "spawn_workers",
+    "supervise_workers",
+    "recover_interrupted",
+    "worker_seed",
+    "STORAGE_ENV",
+]
 
 #: The real storage URL travels to worker processes in the environment (study.json masks passwords).
 STORAGE_ENV = "KNOBWISE_TUNE_STORAGE"
+
+#: This process's prepared data, shared by all the trials it runs (every round of a study too).
+_DATA = DataCache()
 
 
 def worker_seed(seed: int, worker: int, n_existing: int) -> int:
@@ -111,6 +124,7 @@ def build_objective(
         prune=prune,
         before=before,
         tracking=tracking,
+        data_cache=_DATA,
     )
 
 
@@ -219,25 +233,75 @@ def _gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def _spawn_worker(
+    settings: StudySettings, url: str, i: int, n: int, gpus: int, deadline: float | None
+) -> subprocess.Popen[Any]:
+    env = dict(os.environ)
+    env[STORAGE_ENV] = url
+    if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)  # one GPU per worker
+    if "OMP_NUM_THREADS" not in os.environ:  # N trials at once share the cores instead of fighting
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
+    cmd = [sys.executable, "-m", "knobwise", "tune", "--worker", str(i), "--out", str(settings.dir)]
+    if deadline is not None:
+        cmd += ["--timeout", str(max(deadline - time.time(), 1.0))]
+    logs = settings.dir / "workers"
+    logs.mkdir(exist_ok=True)
+    with open(logs / f"worker-{i}.log", "ab") as log:  # the child has its own copy of the handle
+        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 def spawn_workers(
     settings: StudySettings, url: str, n: int, timeout: float | None = None
 ) -> list[subprocess.Popen[Any]]:
     """Start ``n`` worker processes for the study's current round (logs in ``<study>/workers/``)."""
     gpus = _gpu_count()
-    logs = settings.dir / "workers"
-    logs.mkdir(exist_ok=True)
-    procs = []
-    for i in range(n):
-        env = dict(os.environ)
-        env[STORAGE_ENV] = url
-        if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
-            env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)  # one GPU per worker
-        if "OMP_NUM_THREADS" not in os.environ:  # N trials at once share the cores instead of fighting
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
-        cmd = [sys.executable, "-m", "knobwise", "tune", "--worker", str(i), "--out", str(settings.dir)]
-        if timeout is not None:
-            cmd += ["--timeout", str(timeout)]
-        log = open(logs / f"worker-{i}.log", "ab")  # noqa: SIM115 - owned by the child from here on
-        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
-        log.close()
-    return procs
+    deadline = None if timeout is None else time.time() + timeout
+    return [_spawn_worker(settings, url, i, n, gpus, deadline) for i in range(n)]
+
+
+def supervise_workers(
+    settings: StudySettings,
+    url: str,
+    n: int,
+    deadline: float | None = None,
+    *,
+    poll_s: float = 0.2,
+) -> list[int]:
+    """Run ``n`` worker processes until the round is done; returns the exit codes of all of them.
+
+    A worker that dies (killed, or a trial that crashed the process) while the round still has
+    work (trials left to start, or trials running, among them the dead worker's, which the
+    heartbeat turns FAIL and retries) is replaced by a fresh process: the isolation a crashed
+    trial needs. At most ``n_trials`` replacements, so a config that crashes every process ends.
+    """
+    gpus = _gpu_count()
+    round_index = len(settings.rounds) - 1
+    procs = {i: _spawn_worker(settings, url, i, n, gpus, deadline) for i in range(n)}
+    study: optuna.Study | None = None
+    codes: list[int] = []
+    restarts = 0
+    try:
+        while procs:
+            time.sleep(poll_s)
+            for i, proc in list(procs.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                codes.append(code)
+                del procs[i]
+                if code == 0 or restarts >= settings.n_trials or (deadline and time.time() >= deadline):
+                    continue
+                study = study or load_optuna_study(
+                    open_storage(url, settings.heartbeat, settings.grace), settings.name
+                )
+                counted = counted_trials(study, round_index)
+                busy = any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in counted)
+                if busy or budget_left(study, settings.n_trials, round_index) > 0:
+                    procs[i] = _spawn_worker(settings, url, i, n, gpus, deadline)
+                    restarts += 1
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+    return codes

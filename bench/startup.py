@@ -1,0 +1,197 @@
+"""Start-up and fixed costs of a small run: where the seconds of a 1-epoch quickstart go.
+
+Three commands, run alternately ``--rounds`` times (medians printed):
+
+- ``python -c "import torch"``: the floor every PyTorch program pays;
+- ``python -m knobwise --help``;
+- ``knobwise train --set train.epochs=1`` on the quickstart (digits, ``digits_cnn``), run through a
+  small driver that times its phases: ``import torch``, importing knobwise's CLI (beyond torch),
+  data (``prepare_data``), training (``Trainer.fit``), evaluation (``evaluate_splits`` and the
+  objective), the report (``Run.report``), the rest of the command, and the whole process (timed
+  from outside).
+
+Targets (2-core CPU): the whole process minus training and evaluation <= 1.5 s beyond
+``import torch``; ``knobwise --help`` <= 0.5 s beyond the bare interpreter.
+
+Peak memory: ru_maxrss of the child process (``os.wait4``) of the same 1-epoch ``knobwise train``
+against a plain PyTorch script that trains the same network (written out in ``torch.nn``) on the
+same digits split for one epoch and evaluates it (target: <= 1.5x).
+
+    python bench/startup.py
+    python bench/startup.py --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLAIN = """
+import torch, torch.nn as nn, torch.nn.functional as F
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+torch.manual_seed(0)
+d = load_digits()
+x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1)
+y = torch.tensor(d.target)
+idx = torch.arange(len(y)).numpy()
+tr, rest = train_test_split(idx, train_size=0.7, stratify=d.target, random_state=0)
+dev, te = train_test_split(rest, train_size=0.5, stratify=d.target[rest], random_state=0)
+mean, std = x[tr].mean(), x[tr].std()
+x = (x - mean) / std
+model = nn.Sequential(
+    nn.Conv2d(1, 16, 3, padding="same"), nn.ReLU(), nn.Conv2d(16, 32, 3, padding="same"), nn.ReLU(),
+    nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Dropout(0.25), nn.Linear(64, 10),
+)
+opt = torch.optim.Adam(model.parameters(), lr=0.003)
+model.train()
+perm = torch.as_tensor(tr)[torch.randperm(len(tr))]
+for s in range(0, len(perm), 32):
+    b = perm[s : s + 32]
+    loss = F.cross_entropy(model(x[b]), y[b])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+model.eval()
+with torch.no_grad():
+    for split in (tr, dev, te):
+        split = torch.as_tensor(split)
+        print((model(x[split]).argmax(1) == y[split]).float().mean().item())
+"""
+
+
+def driver(out: str, result: str) -> None:
+    """Run ``knobwise train --set train.epochs=1`` in this process, timing its phases."""
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    import torch  # noqa: F401 - the phase being timed
+
+    times["import torch"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    from knobwise.cli import main
+
+    times["import knobwise CLI"] = time.perf_counter() - t1
+
+    def timed(owner: Any, name: str, phase: str) -> None:
+        fn = getattr(owner, name, None)
+        if fn is None:
+            return  # the layout changed: the phase is counted in "rest"
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                times[phase] = times.get(phase, 0.0) + time.perf_counter() - start
+
+        setattr(owner, name, wrapper)
+
+    t2 = time.perf_counter()  # what the train command imports when it runs (lazily or not)
+    import knobwise.api
+    import knobwise.run._train as train_mod
+    from knobwise.train import Trainer
+
+    times["import train path"] = time.perf_counter() - t2
+    timed(train_mod, "prepare_data", "data")
+    timed(Trainer, "fit", "training")
+    timed(train_mod, "evaluate_splits", "evaluation")
+    timed(train_mod, "objective_of", "evaluation")
+    timed(knobwise.api.Run, "report", "report")
+    t3 = time.perf_counter()
+    code = main(["train", "--set", "train.epochs=1", "--out", out, "--quiet"])
+    command = time.perf_counter() - t3
+    known = sum(times.get(k, 0.0) for k in ("data", "training", "evaluation", "report"))
+    times["rest of the command"] = command - known
+    Path(result).write_text(json.dumps({"code": code, "times": times}))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def _wall(cmd: list[str], cwd: Path) -> tuple[float, int]:
+    """(wall seconds, peak RSS in MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024  # KiB on Linux
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--driver", nargs=2, metavar=("OUT", "RESULT"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.driver:
+        driver(*args.driver)
+        return
+    py = sys.executable
+    walls: dict[str, list[float]] = {}
+    rss: dict[str, list[float]] = {}
+    phases: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        plain = tmp / "plain.py"
+        plain.write_text(PLAIN)
+        for r in range(args.rounds):
+            result = tmp / f"phases-{r}.json"
+            runs = {
+                "python (bare)": [py, "-c", "pass"],
+                "import torch": [py, "-c", "import torch"],
+                "knobwise --help": [py, "-m", "knobwise", "--help"],
+                "knobwise train": [py, __file__, "--driver", str(tmp / f"run-{r}"), str(result)],
+                "plain PyTorch script": [py, str(plain)],
+            }
+            for name, cmd in runs.items():
+                wall, peak = _wall(cmd, tmp)
+                walls.setdefault(name, []).append(wall)
+                rss.setdefault(name, []).append(peak)
+            phases.append(json.loads(result.read_text())["times"])
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in walls.items()), flush=True)
+
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    names = list(phases[0])
+    for extra in ("data", "training", "evaluation", "report"):
+        if extra not in names:
+            names.insert(-1, extra)
+    print(f"\nphases of `knobwise train --set train.epochs=1` (quickstart), medians of {args.rounds}:")
+    ph = {n: statistics.median(x.get(n, 0.0) for x in phases) for n in names}
+    for n in names:
+        print(f"  {n:<22}{ph[n]:7.2f} s")
+    print(f"  {'whole process':<22}{med['knobwise train']:7.2f} s")
+    overhead = med["knobwise train"] - ph["training"] - ph["evaluation"] - med["import torch"]
+    ok = "ok" if overhead <= 1.5 else "ABOVE TARGET"
+    print(f"\nwhole process - training - evaluation - `import torch` = {overhead:.2f} s "
+          f"(target <= 1.5: {ok})")  # fmt: skip
+    print(f"python bare {med['python (bare)']:.2f} s, `import torch` {med['import torch']:.2f} s")
+    help_s = med["knobwise --help"] - med["python (bare)"]
+    ok = "ok" if help_s <= 0.5 else "ABOVE TARGET"
+    print(f"`knobwise --help` {med['knobwise --help']:.2f} s, {help_s:.2f} s beyond the bare interpreter "
+          f"(target <= 0.5: {ok}); {med['knobwise --help'] / med['import torch']:.2f}x "
+          "`import torch`")  # fmt: skip
+    kw, pl = statistics.median(rss["knobwise train"]), statistics.median(rss["plain PyTorch script"])
+    ok = "ok" if kw / pl <= 1.5 else "ABOVE TARGET"
+    print(f"peak memory: knobwise train {kw:.0f} MiB, plain PyTorch {pl:.0f} MiB, "
+          f"ratio {kw / pl:.2f} (target <= 1.5: {ok})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
