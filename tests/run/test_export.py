@@ -102,3 +102,20 @@ def test_run_export_checks_on_the_runs_own_images(digits_png_run: tuple[Path, Pa
     result = kw.load_run(digits_png_run[0], device="cpu").export(tmp_path / "model.pt")
     assert result.format == "torchscript" and result.max_abs_diff <= 1e-4 and result.examples > 0
     assert (tmp_path / "model.pt").is_file()
+
+
+def test_normalized_model_applies_the_keras_preprocessing_steps() -> None:
+    """Samplewise centring/std and ZCA whitening are in the exported graph's normalization too."""
+    from knobwise.data import Normalizer
+    from knobwise.data._keras_preprocess import fit_steps
+    from knobwise.run import NormalizedModel
+
+    g = torch.Generator().manual_seed(0)
+    raw = torch.randint(0, 256, (64, 1, 4, 4), generator=g, dtype=torch.uint8)
+    norm = Normalizer.fit(raw.numpy(), "standardize", pixel_max=255)
+    opts = {"samplewise_center": True, "samplewise_std_normalization": True, "zca_whitening": True}
+    norm = norm.with_steps(fit_steps(norm(raw), opts))
+    assert [s["kind"] for s in norm.steps] and any(s["kind"] == "zca" for s in norm.steps)
+    net = NormalizedModel(torch.nn.Identity(), norm)
+    x = raw.float() / 255
+    torch.testing.assert_close(net(x), norm(raw), rtol=1e-4, atol=1e-4)

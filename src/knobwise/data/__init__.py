@@ -22,6 +22,7 @@ from knobwise.data._cache import cache_dir, extract_tar
 from knobwise.data._cifar10 import safe_unpickle
 from knobwise.data._expand import expand_split, shift_copies
 from knobwise.data._folder import IMAGE_SUFFIXES, decode_image
+from knobwise.data._keras_preprocess import KERAS_EPS
 from knobwise.data._leakage import LeakageReport, find_leakage
 from knobwise.data._mix import mix_batch, sample_beta
 from knobwise.data._mnist import MNIST_FILES, read_idx
@@ -37,6 +38,7 @@ from knobwise.data._training_knobs import TrainingKnobs, training_knobs
 from knobwise.data._tta import predict_tta, tta_views
 
 __all__ = [
+    "KERAS_EPS",
     "AugmentPipeline",
     "ClassSampler",
     "TABULAR_DATASETS",

@@ -39,7 +39,7 @@ import torch
 
 from knobwise.errors import DataError
 
-__all__ = ["KERAS_KEYS", "fit_steps", "apply_steps", "steps_to_dict", "steps_from_dict"]
+__all__ = ["KERAS_EPS", "KERAS_KEYS", "fit_steps", "apply_steps", "steps_to_dict", "steps_from_dict"]
 
 #: The ``data:`` keys of this module (ImageDataGenerator's names).
 KERAS_KEYS = (
@@ -49,7 +49,7 @@ KERAS_KEYS = (
     "samplewise_std_normalization",
     "zca_whitening",
 )
-_EPS = 1e-6  # Keras's constant in the std normalizations
+KERAS_EPS = 1e-6  # Keras's constant in the std normalizations
 _CHUNK = 4096
 
 
@@ -87,7 +87,7 @@ def fit_steps(x: torch.Tensor, opts: dict[str, Any]) -> list[dict[str, Any]]:
             mean = m
         if fw_std:
             # Keras computes the std after centring (it is the same number) and divides by std + eps.
-            std = s + _EPS
+            std = s + KERAS_EPS
         steps.append({"kind": "channel", "mean": mean.tolist(), "std": std.tolist()})
     if opts.get("zca_whitening"):
         steps.append(
@@ -117,7 +117,7 @@ def apply_steps(x: torch.Tensor, steps: list[dict[str, Any]]) -> torch.Tensor:
         if kind == "samplewise_center":
             x.sub_(x.mean(dim=(1, 2, 3), keepdim=True))
         elif kind == "samplewise_std":
-            x.div_(x.std(dim=(1, 2, 3), keepdim=True, unbiased=False) + _EPS)
+            x.div_(x.std(dim=(1, 2, 3), keepdim=True, unbiased=False) + KERAS_EPS)
         elif kind == "channel":
             shape = (1, x.shape[1], 1, 1)
             x.sub_(torch.tensor(step["mean"], dtype=x.dtype, device=x.device).view(shape))
