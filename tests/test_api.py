@@ -70,7 +70,7 @@ def test_select_over_runs_and_rows(run: kw.Run) -> None:
 
 def test_diagnose_from_error_rates() -> None:
     d = kw.diagnose(train_error=8.0, dev_error=8.5, human_error=1.0)
-    assert d["verdict"] == "high avoidable bias"
+    assert d["verdict"] == "high bias" and d["avoidable_bias"] == 7.0 and d["variance"] == 0.5
 
 
 def test_load_run_of_a_folder_that_is_no_run(tmp_path: Path) -> None:

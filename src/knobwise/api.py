@@ -349,7 +349,7 @@ def diagnose(
 
     >>> d = diagnose(train_error=8.0, dev_error=8.5, human_error=1.0)
     >>> d["verdict"], d["avoidable_bias"], d["variance"]
-    ('high avoidable bias', 7.0, 0.5)
+    ('high bias', 7.0, 0.5)
     """
     if run is not None:
         return diagnose_run(
