@@ -58,7 +58,15 @@ from knobwise.runs import (
 )
 from knobwise.train import Callback, Trainer, predict_logits, resolve_device
 
-__all__ = ["RunResult", "train_experiment", "resume_config", "load_trained", "HistoryWriter"]
+__all__ = [
+    "RunResult",
+    "train_experiment",
+    "resume_config",
+    "load_trained",
+    "HistoryWriter",
+    "finish_run",
+    "training_seed",
+]
 
 
 @dataclass
@@ -183,7 +191,7 @@ def train_experiment(
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
     data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
-    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
+    torch.manual_seed(training_seed(cfg))  # the initial weights depend on the seed alone
     model = build_model(cfg.model, data.input_shape, data.num_classes)  # checks the output size too
     layers = model.layers_spec
 
@@ -199,6 +207,12 @@ def train_experiment(
         if created and not (run.checkpoint / "latest").exists():
             shutil.rmtree(run.root, ignore_errors=True)
         raise
+
+
+def training_seed(cfg: ExperimentConfig) -> int:
+    """The seed of initialization, data order, augmentation and dropout: ``train.seed`` when set,
+    else ``seed`` (which always seeds the data split)."""
+    return cfg.seed if cfg.train.seed is None else cfg.train.seed
 
 
 def _default_name(cfg: ExperimentConfig) -> str:
@@ -222,7 +236,7 @@ def _train_in(
         model,
         data,
         cfg.train,
-        seed=cfg.seed,
+        seed=training_seed(cfg),
         callbacks=[HistoryWriter(run), *callbacks],
         checkpoint_dir=run.checkpoint,
         quiet=quiet,
@@ -252,7 +266,21 @@ def _train_in(
     # An objective naming a class the data lacks is bad input: refuse it before training, not after.
     check_objective_classes(cfg.evaluate.metric, cfg.evaluate.constraints, data.classes)
     atomic_write_text(run.config, config_to_yaml(cfg))
-    history = trainer.fit()
+    trainer.fit()
+    return finish_run(run, cfg, data, layers, trainer, started)
+
+
+def finish_run(
+    run: RunPaths,
+    cfg: ExperimentConfig,
+    data: PreparedData,
+    layers: list[dict[str, Any]],
+    trainer: Trainer,
+    started: float,
+) -> RunResult:
+    """Write a trained run: history, weights, model.json, metrics of every split, predictions
+    and the report (a population member is finished the same way)."""
+    history = trainer.history
     write_csv(run.history, history)
     atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
     atomic_write_json(run.model_json, _model_json(cfg, data, layers))
@@ -278,7 +306,7 @@ def _train_in(
         "stop_reason": trainer.stop_reason,
         "duration_s": time.time() - started,
         "device": _device_name(trainer.device),
-        "seed": cfg.seed,
+        "seed": training_seed(cfg),
         "knobwise_version": knobwise.__version__,
         "torch_version": torch.__version__,
     }

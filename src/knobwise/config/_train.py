@@ -94,6 +94,11 @@ class TrainConfig(Section):
     compile: bool = False
     deterministic: bool = False
     threads: int | None = Field(None, ge=1)
+    seed: int | None = Field(
+        None,
+        description="seed of the initial weights, data order, augmentation and dropout (default: the "
+        "top-level seed, which also splits the data); population members differ only in this",
+    )
 
     @field_validator("loss", mode="before")
     @classmethod
