@@ -34,6 +34,7 @@ COMMANDS: list[str] = [
     "knobwise.cli._augment_preview",
     "knobwise.cli._tune",
     "knobwise.cli._report",
+    "knobwise.cli._ensemble",
 ]
 
 

@@ -24,6 +24,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--resume", metavar="RUN", help="continue RUN from its last complete epoch (with --set: babysitting)"
     )
+    p.add_argument(
+        "--population",
+        type=int,
+        metavar="N",
+        help="train N members (train.seed = seed + k) together in this process: RUN/members/k and their vote",
+    )
+    p.add_argument(
+        "--vote",
+        choices=("plurality", "mean"),
+        default="plurality",
+        help="the population's vote (default plurality)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     p.add_argument("--json", action="store_true", help="print the run directory and metrics as JSON")
 
@@ -50,6 +62,10 @@ def _print_result(result: RunResult, as_json: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.resume:
+        if args.population is not None:
+            from knobwise.errors import ConfigError
+
+            raise ConfigError("--population cannot be resumed: resume a member (--resume RUN/members/K)")
         if args.config:
             from knobwise.errors import ConfigError
 
@@ -60,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         result = train_experiment(
             cfg, resume=run_paths.root, knob_changes=changed, quiet=args.quiet or args.json
         )
+    elif args.population is not None:
+        from knobwise.cli._population import run_population
+
+        return run_population(args)
     else:
         cfg = load_config(args.config, args.overrides)
         result = train_experiment(cfg, args.out, quiet=args.quiet or args.json)

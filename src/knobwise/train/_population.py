@@ -199,7 +199,9 @@ class PopulationTrainer:
         n = len(self.members)
         if self.grouped:
             xs = x.expand(n, *x.shape) if shared_input else x
-            return grouped_forward(self.structure, self.params, self.buffers, xs, masks or {}, self.skeleton.training)
+            return grouped_forward(
+                self.structure, self.params, self.buffers, xs, masks or {}, self.skeleton.training
+            )
         tensors = {**self.buffers, **{f"{k}.mask": v for k, v in (masks or {}).items()}}
 
         def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xb: torch.Tensor) -> torch.Tensor:
@@ -316,7 +318,10 @@ class PopulationTrainer:
                 for g in grads:
                     g.mul_(coef.view((-1,) + (1,) * (g.ndim - 1)).to(g.dtype))  # type: ignore[union-attr]
             rates = torch.tensor(
-                [float(members[k].optimizer.param_groups[0]["lr"]) if k in active else 0.0 for k in range(len(members))],
+                [
+                    float(members[k].optimizer.param_groups[0]["lr"]) if k in active else 0.0
+                    for k in range(len(members))
+                ],
                 device=first.device,
             )
             before = [p.detach().clone() for p in params]
@@ -350,7 +355,11 @@ class PopulationTrainer:
             for k, t in enumerate(self.members):
                 p = self._member_params[k][i]
                 t.optimizer.state[p] = {
-                    key: (v[k].clone() if v.ndim > 0 and v.shape[0] == n and v.shape == stacked.shape else v.clone())
+                    key: (
+                        v[k].clone()
+                        if v.ndim > 0 and v.shape[0] == n and v.shape == stacked.shape
+                        else v.clone()
+                    )
                     if isinstance(v, torch.Tensor)
                     else v
                     for key, v in state.items()
@@ -388,7 +397,9 @@ class PopulationTrainer:
                     self.failed[k] = exc
                     self.log(f"member {k}: {exc}")
             return [t.history for t in self.members]
-        self.log(f"population of {len(self.members)}: trained together (torch.func.vmap)")
+        how = "grouped layers" if self.grouped else "torch.func.vmap of functional_call"
+        opt = "one stacked optimizer" if self.stacked_opt is not None else "each member's own optimizer"
+        self.log(f"population of {len(self.members)}: trained together ({how}, {opt})")
         for t in self.members:
             t.begin_fit()
         while active := self._active():
