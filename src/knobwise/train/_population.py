@@ -64,9 +64,10 @@ class _MaskDropout(torch.nn.Module):
         self.register_buffer("mask", None, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.mask is None:
+        mask = self.mask
+        if not self.training or not isinstance(mask, torch.Tensor):
             return x
-        return x * self.mask.to(x.dtype)
+        return x * mask.to(x.dtype)
 
 
 def batch_blocker(trainers: Sequence[Trainer]) -> str | None:
@@ -266,7 +267,8 @@ class PopulationTrainer:
         for step, idxs in enumerate(zip(*orders, strict=True)):
             xs, ys, sws = [], [], []
             for k, t in enumerate(members):
-                idx = idxs[k] if pools[k] is None else pools[k][idxs[k]]
+                pool = pools[k]
+                idx = idxs[k] if pool is None else pool[idxs[k]]
                 xb, yb = x[idx], y[idx]
                 if t.batch_transform is not None:
                     xb, yb = t.batch_transform(xb, yb, aug_gens[k])
@@ -348,7 +350,7 @@ class PopulationTrainer:
         if self.stacked_opt is None:
             return
         n = len(self.members)
-        for i, (name, stacked) in enumerate(self.params.items()):
+        for i, stacked in enumerate(self.params.values()):
             state = self.stacked_opt.state.get(stacked)
             if not state:
                 continue
