@@ -62,7 +62,7 @@ def test_sequential_path_is_identical_to_standalone_runs() -> None:
         solo = _trainer(cfg, data, seed)
         solo.fit()
         for (name, p), q in zip(
-            population.members[k].model.state_dict().items(), solo.model.state_dict().values()
+            population.members[k].model.state_dict().items(), solo.model.state_dict().values(), strict=True
         ):
             assert torch.equal(p, q), name
 
@@ -83,7 +83,7 @@ def test_per_member_hyperparameters(second: str) -> None:
     for k, (cfg, seed) in enumerate(((cfg_a, 0), (cfg_b, 1))):
         solo = _trainer(cfg, data, seed)
         solo.fit()
-        for p, q in zip(population.members[k].model.parameters(), solo.model.parameters()):
+        for p, q in zip(population.members[k].model.parameters(), solo.model.parameters(), strict=True):
             torch.testing.assert_close(p, q, atol=2e-5, rtol=1e-4)
 
 
@@ -96,7 +96,7 @@ def test_a_stopped_member_stops_updating() -> None:
     assert [len(t.history) for t in population.members] == [1, 3]
     solo = _trainer(short, data, 5)
     solo.fit()
-    for p, q in zip(population.members[0].model.parameters(), solo.model.parameters()):
+    for p, q in zip(population.members[0].model.parameters(), solo.model.parameters(), strict=True):
         torch.testing.assert_close(p, q, atol=2e-5, rtol=1e-4)
 
 
@@ -123,7 +123,7 @@ def test_batch_norm_members_in_the_grouped_forward() -> None:
     solo = _trainer(cfg, data, 1)
     solo.fit()
     for (name, p), q in zip(
-        population.members[1].model.state_dict().items(), solo.model.state_dict().values()
+        population.members[1].model.state_dict().items(), solo.model.state_dict().values(), strict=True
     ):
         torch.testing.assert_close(p.float(), q.float(), atol=1e-4, rtol=1e-3, msg=name)
 
