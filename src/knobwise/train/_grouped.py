@@ -30,7 +30,7 @@ from torch import nn
 
 from knobwise.models._ops import AvgPoolSame, MaxPoolSame
 
-__all__ = ["grouped_forward", "grouped_blocker"]
+__all__ = ["grouped_forward", "grouped_blocker", "leaf_modules"]
 
 #: Modules that act on each channel (or element) alone: they run on ``(B, N·C, H, W)`` or
 #: ``(N, B, F)`` unchanged.
@@ -54,7 +54,7 @@ _PER_CHANNEL = (
 _OWN = (nn.Conv2d, nn.Linear, nn.Flatten, nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d)
 
 
-def _parts(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The leaf modules of a layer model in forward order, with their dotted names."""
     return [(name, m) for name, m in model.named_modules() if not list(m.children())]
 
@@ -68,7 +68,7 @@ def grouped_blocker(model: nn.Module) -> str | None:
     """
     if not isinstance(model, nn.Sequential):
         return f"{type(model).__name__} is not a layer sequence"
-    for name, m in _parts(model):
+    for name, m in leaf_modules(model):
         if type(m) not in _PER_CHANNEL and type(m) not in _OWN:
             return f"layer {name} ({type(m).__name__}) has no grouped form"
         if isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros"):
@@ -85,17 +85,19 @@ def grouped_forward(
     x: torch.Tensor,
     masks: dict[str, torch.Tensor],
     training: bool = True,
+    parts: list[tuple[str, nn.Module]] | None = None,
 ) -> torch.Tensor:
     """Logits ``(N, B, K)`` of the N members whose stacked tensors are ``params``/``buffers``
     (``torch.func.stack_module_state`` names), for inputs ``x`` of shape ``(N, B, C, H, W)``.
 
     ``masks`` maps a dropout module's name to its ``(N, B, ...)`` scaled keep-mask (training only).
-    ``model`` supplies the structure (its own tensors are not used).
+    ``model`` supplies the structure (its own tensors are not used); ``parts``, when given, is
+    :func:`leaf_modules` of it, computed once by the caller.
     """
     n, b = x.shape[0], x.shape[1]
     h = x.transpose(0, 1).reshape(b, n * x.shape[2], *x.shape[3:])  # image layout (B, N·C, H, W)
     image = True
-    for name, m in _parts(model):
+    for name, m in parts if parts is not None else leaf_modules(model):
         if isinstance(m, nn.Conv2d):
             w = params[f"{name}.weight"]
             bias = params.get(f"{name}.bias")

@@ -47,7 +47,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from knobwise.errors import TrainingError
 from knobwise.train._device import autocast
 from knobwise.train._fit import Trainer, epoch_seed
-from knobwise.train._grouped import grouped_blocker, grouped_forward
+from knobwise.train._grouped import grouped_blocker, grouped_forward, leaf_modules
 from knobwise.train._optim import create_optimizer
 from knobwise.train._predict import loss_and_accuracy
 
@@ -164,6 +164,7 @@ class PopulationTrainer:
         self.structure = models[0]
         # The grouped forward where every layer has one (fast on CPUs), else vmap of functional_call.
         self.grouped = grouped_blocker(models[0]) is None
+        self._parts = leaf_modules(models[0])
         self._l2 = [name for name, p in params.items() if p.ndim > 2]  # weights (per member ndim > 1)
         first = self.members[0]
         self._member_params = [[p for _, p in t.model.named_parameters()] for t in self.members]
@@ -200,8 +201,9 @@ class PopulationTrainer:
         n = len(self.members)
         if self.grouped:
             xs = x.expand(n, *x.shape) if shared_input else x
+            training = self.skeleton.training
             return grouped_forward(
-                self.structure, self.params, self.buffers, xs, masks or {}, self.skeleton.training
+                self.structure, self.params, self.buffers, xs, masks or {}, training, self._parts
             )
         tensors = {**self.buffers, **{f"{k}.mask": v for k, v in (masks or {}).items()}}
 
@@ -264,22 +266,47 @@ class PopulationTrainer:
         sizes: list[int] = []
         preds: list[torch.Tensor] = []
         targets: list[torch.Tensor] = []
+        # Plain members (no sampler, augmentation or sample weights, one loss) gather their batches
+        # in one indexing and share one loss call; the others go member by member.
+        plain = all(
+            p is None and t.batch_transform is None and t.sample_weight is None
+            for p, t in zip(pools, members, strict=True)
+        )
+        shared_loss = (
+            plain
+            and len({t.cfg.loss.model_dump_json() for t in members}) == 1
+            and first.loss_fn.weight is None
+        )
         for step, idxs in enumerate(zip(*orders, strict=True)):
-            xs, ys, sws = [], [], []
-            for k, t in enumerate(members):
-                pool = pools[k]
-                idx = idxs[k] if pool is None else pool[idxs[k]]
-                xb, yb = x[idx], y[idx]
-                if t.batch_transform is not None:
-                    xb, yb = t.batch_transform(xb, yb, aug_gens[k])
-                xs.append(xb)
-                ys.append(yb)
-                sws.append(t.sample_weight[idx] if t.sample_weight is not None else None)
-            xb_all = torch.stack(xs)
-            masks = self._masks(xs[0].shape[0], drop_gens) if self.dropouts else None
+            if plain:
+                idx_all = torch.stack(idxs)
+                xb_all, yb_all = x[idx_all], y[idx_all]
+                ys = list(yb_all)
+                batch = idx_all.shape[1]
+                sws: list[torch.Tensor | None] = [None] * len(members)
+            else:
+                xs, ys, sws = [], [], []
+                for k, t in enumerate(members):
+                    pool = pools[k]
+                    idx = idxs[k] if pool is None else pool[idxs[k]]
+                    xb, yb = x[idx], y[idx]
+                    if t.batch_transform is not None:
+                        xb, yb = t.batch_transform(xb, yb, aug_gens[k])
+                    xs.append(xb)
+                    ys.append(yb)
+                    sws.append(t.sample_weight[idx] if t.sample_weight is not None else None)
+                xb_all = torch.stack(xs)
+                batch = xs[0].shape[0]
+            masks = self._masks(batch, drop_gens) if self.dropouts else None
             with autocast(device, first.amp_dtype):
                 logits = self._forward(xb_all, masks)
-                per = torch.stack([t.loss_fn(logits[k], ys[k], sws[k]) for k, t in enumerate(members)])
+                if shared_loss:
+                    flat = first.loss_fn.per_example(
+                        logits.reshape(-1, logits.shape[-1]), yb_all.reshape(-1), "none"
+                    )
+                    per = flat.view(len(members), batch).mean(1)
+                else:
+                    per = torch.stack([t.loss_fn(logits[k], ys[k], sws[k]) for k, t in enumerate(members)])
             if self._l2:  # λ/2m Σw² per member, as the standalone step adds it
                 per = per + l2 * sum(self.params[nm].pow(2).flatten(1).sum(1) for nm in self._l2)
             for p in self.params.values():
@@ -287,9 +314,11 @@ class PopulationTrainer:
             per.sum().backward()  # members are independent: d(sum)/d(member k) = d(loss k)
             self._step(step, active)
             losses.append(per.detach())
-            sizes.append(xs[0].shape[0])
+            sizes.append(batch)
             preds.append(logits.detach().argmax(-1))
-            targets.append(torch.stack([yb if yb.ndim == 1 else yb.argmax(1) for yb in ys]))
+            targets.append(
+                yb_all if plain else torch.stack([yb if yb.ndim == 1 else yb.argmax(1) for yb in ys])
+            )
         weights = torch.tensor(sizes, device=device, dtype=torch.float32)
         mean_loss = (torch.stack(losses).float() * weights[:, None]).sum(0) / n
         accuracy = (torch.cat(preds, 1) == torch.cat(targets, 1)).float().mean(1)
@@ -319,21 +348,31 @@ class PopulationTrainer:
                 coef = (first.cfg.clip_grad_norm / (sq.sum(0).sqrt() + 1e-6)).clamp(max=1.0)
                 for g in grads:
                     g.mul_(coef.view((-1,) + (1,) * (g.ndim - 1)).to(g.dtype))  # type: ignore[union-attr]
-            rates = torch.tensor(
-                [
+            rates = self._rates(
+                tuple(
                     float(members[k].optimizer.param_groups[0]["lr"]) if k in active else 0.0
                     for k in range(len(members))
-                ],
-                device=first.device,
+                )
             )
             before = [p.detach().clone() for p in params]
         self.stacked_opt.step()
         with torch.no_grad():
             # p ← p0 + rate·(p1 − p0): the rate-1 step scaled by each member's rate (0: stopped).
-            shapes = {id(p): s for p, s in zip(self.params.values(), self._lr_shapes, strict=True)}
+            views = {id(p): v for p, v in zip(self.params.values(), rates, strict=True)}
             torch._foreach_sub_(params, before)
-            torch._foreach_mul_(params, [rates.view(shapes[id(p)]).to(p.dtype) for p in params])
+            torch._foreach_mul_(params, [views[id(p)] for p in params])
             torch._foreach_add_(params, before)
+
+    def _rates(self, values: tuple[float, ...]) -> list[torch.Tensor]:
+        """Each stacked tensor's ``(N, 1, ...)`` view of the members' rates (rebuilt on change)."""
+        if getattr(self, "_rates_key", None) != values:
+            rates = torch.tensor(values, device=self.members[0].device)
+            self._rates_key = values
+            self._rate_views = [
+                rates.view(shape).to(p.dtype)
+                for shape, p in zip(self._lr_shapes, self.params.values(), strict=True)
+            ]
+        return self._rate_views
 
     def _grad_stats(self, grads: list[torch.Tensor]) -> None:
         """Each member's per-layer gradient norms, added to its epoch sums (as a standalone step)."""
