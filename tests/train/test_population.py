@@ -138,3 +138,18 @@ def test_different_architectures_fall_back_to_one_after_another() -> None:
     population.fit()
     assert not population.batched and "one member after another" in lines[0]
     assert [len(t.history) for t in population.members] == [1, 1]
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_dropout_masks_match_standalone_in_both_forwards(grouped: bool) -> None:
+    """Dropout drawn per member as the standalone step draws it, in the grouped forward and in
+    vmap of functional_call (the path for layers without a grouped form)."""
+    (cfg,), data = _setup(["train.epochs=1", "data.limit=300", "model.name=mlp", "model.options.dropout=0.5"])
+    population = PopulationTrainer([_trainer(cfg, data, s) for s in (7, 8)])
+    population.grouped = grouped
+    population.fit()
+    for k, seed in enumerate((7, 8)):
+        solo = _trainer(cfg, data, seed)
+        solo.fit()
+        for p, q in zip(population.members[k].model.parameters(), solo.model.parameters(), strict=True):
+            torch.testing.assert_close(p, q, atol=2e-5, rtol=1e-4)

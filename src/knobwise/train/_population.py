@@ -441,6 +441,8 @@ class PopulationTrainer:
         how = "grouped layers" if self.grouped else "torch.func.vmap of functional_call"
         opt = "one stacked optimizer" if self.stacked_opt is not None else "each member's own optimizer"
         self.log(f"population of {len(self.members)}: trained together ({how}, {opt})")
+        if any(t.cfg.compile for t in self.members):
+            self.log("train.compile is not applied to the population's batched step")
         for t in self.members:
             t.begin_fit()
         while active := self._active():
