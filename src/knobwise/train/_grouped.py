@@ -117,10 +117,11 @@ def grouped_forward(
         elif isinstance(m, nn.Linear):
             w = params[f"{name}.weight"]
             bias = params.get(f"{name}.bias")
-            if bias is not None:
-                h = torch.baddbmm(bias.unsqueeze(1), h, w.transpose(1, 2))
-            else:
-                h = torch.bmm(h, w.transpose(1, 2))
+            # Computed transposed, W·hᵀ: the weight gradient then comes out in the weight's own
+            # layout, where x·Wᵀ would make autograd copy every (N, out, in) gradient once more.
+            ht = h.transpose(1, 2)
+            yt = torch.baddbmm(bias.unsqueeze(2), w, ht) if bias is not None else torch.bmm(w, ht)
+            h = yt.transpose(1, 2)
         elif isinstance(m, nn.Dropout):
             if training and name in masks:
                 mask = masks[name]

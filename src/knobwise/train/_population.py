@@ -165,7 +165,10 @@ class PopulationTrainer:
         # The grouped forward where every layer has one (fast on CPUs), else vmap of functional_call.
         self.grouped = grouped_blocker(models[0]) is None
         self._parts = leaf_modules(models[0])
-        self._l2 = [name for name, p in params.items() if p.ndim > 2]  # weights (per member ndim > 1)
+        # Weights (per member ndim > 1) for the λ/2m Σw² term, when a member has one.
+        self._l2 = (
+            [n for n, p in params.items() if p.ndim > 2] if any(t._l2_coef for t in self.members) else []
+        )
         first = self.members[0]
         self._member_params = [[p for _, p in t.model.named_parameters()] for t in self.members]
         self._param_names = [n for n, _ in first.model.named_parameters()]
@@ -348,13 +351,19 @@ class PopulationTrainer:
                 coef = (first.cfg.clip_grad_norm / (sq.sum(0).sqrt() + 1e-6)).clamp(max=1.0)
                 for g in grads:
                     g.mul_(coef.view((-1,) + (1,) * (g.ndim - 1)).to(g.dtype))  # type: ignore[union-attr]
-            rates = self._rates(
-                tuple(
-                    float(members[k].optimizer.param_groups[0]["lr"]) if k in active else 0.0
-                    for k in range(len(members))
-                )
-            )
+            lrs = [float(members[k].optimizer.param_groups[0]["lr"]) for k in range(len(members))]
+        if len({lrs[k] for k in active}) == 1:
+            # One rate for every member still training (seeds): a plain step at that rate. Finished
+            # members move too, but their weights were set aside when they stopped.
+            for group in self.stacked_opt.param_groups:
+                group["lr"] = lrs[active[0]]
+            self.stacked_opt.step()
+            return
+        with torch.no_grad():
+            rates = self._rates(tuple(lr if k in active else 0.0 for k, lr in enumerate(lrs)))
             before = [p.detach().clone() for p in params]
+            for group in self.stacked_opt.param_groups:
+                group["lr"] = 1.0
         self.stacked_opt.step()
         with torch.no_grad():
             # p ← p0 + rate·(p1 − p0): the rate-1 step scaled by each member's rate (0: stopped).
