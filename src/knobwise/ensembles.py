@@ -11,8 +11,8 @@ Example:
     >>> import numpy as np
     >>> probas = np.array([[[0.6, 0.4]], [[0.3, 0.7]], [[0.45, 0.55]]])  # 3 members, 1 example
     >>> pred, proba = vote(probas, "plurality")
-    >>> pred.tolist(), proba.round(3).tolist()
-    ([1], [[0.45, 0.55]])
+    >>> pred.tolist(), [round(float(v), 3) for v in proba[0]]
+    ([1], [0.45, 0.55])
 """
 
 from __future__ import annotations
