@@ -24,8 +24,9 @@ import torch
 
 from knobwise.config import ExperimentConfig, load_config
 from knobwise.data import PreparedData, prepare_data
+from knobwise.device import resolve_device
 from knobwise.models import build_model
-from knobwise.train import PopulationTrainer, Trainer, resolve_device
+from knobwise.train import PopulationTrainer, Trainer
 
 
 def _config(net: str, mnist_limit: int) -> ExperimentConfig:

@@ -140,3 +140,35 @@ def test_population_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str
     )
     assert "train.epochs" in _err(capsys)
     assert not (tmp_path / "q").exists()
+
+
+def test_ensemble_run_predicts_by_its_vote(population: Path) -> None:
+    from knobwise import load_run
+    from knobwise.errors import ConfigError, RunError
+
+    run = load_run(population)
+    assert run.is_ensemble and len(run.members) == 3
+    images = np.random.default_rng(0).integers(0, 256, size=(6, 8, 8), dtype=np.uint8)
+    pred = run.predict(images, top=2)
+    probas = [m.predict(images).proba for m in run.members]
+    np.testing.assert_array_equal(pred.pred, _plurality(probas))
+    np.testing.assert_allclose(pred.proba, np.mean(probas, 0), atol=1e-6)
+    assert [r[0][0] for r in pred.topk(2)] == pred.classes  # the voted class ranks first
+    with pytest.raises(RunError, match="an ensemble of 3 runs has no single model"):
+        _ = run.model
+    with pytest.raises(ConfigError, match="top must be an integer from 1 to 10"):
+        run.predict(images, top=11)
+
+
+def test_api_population_and_ensemble(population: Path, tmp_path: Path) -> None:
+    import knobwise as kw
+
+    overrides = {"train.epochs": 1, "data.limit": 300, "model.name": "mlp"}
+    pop = kw.train(None, overrides, tmp_path / "pop", population=2, vote="mean", quiet=True)
+    assert pop.metrics["ensemble"]["vote"] == "mean" and pop.metrics["ensemble"]["population"]["size"] == 2
+    assert (tmp_path / "pop" / "report.html").is_file()
+    assert (tmp_path / "pop" / "members" / "1" / "report.html").is_file()
+    runs = [population / "members" / "0", population / "members" / "2"]
+    ens = kw.ensemble(runs, "plurality", tmp_path / "ens", report=False)
+    assert ens.metrics["ensemble"]["members"] == [str(r.resolve()) for r in runs]
+    assert not (tmp_path / "ens" / "report.html").exists()
