@@ -195,9 +195,14 @@ def train(
 
     ``population`` N trains N members (``train.seed`` = seed + k, one data split) together in
     this process into ``RUN/members/k`` (each a full run with its report) and returns ``RUN``,
-    their ensemble by ``vote`` (``plurality`` or ``mean``); see :func:`ensemble`. ``callbacks``
-    and tracking apply to single runs only.
+    their ensemble by ``vote`` (``plurality`` or ``mean``); see :func:`ensemble`. Each member
+    is tracked (``track:``) as its own run; ``callbacks`` apply to single runs only.
     """
+
+    def finish(saved: BaseRun) -> None:
+        if report:  # before the trackers finish, so they log the report too
+            _write_final_report(as_api_run(saved))
+
     if population is not None:
         if resume is not None:
             raise ConfigError("--population cannot be resumed: resume a member (--resume RUN/members/K)")
@@ -206,18 +211,11 @@ def train(
         cfg = config_from_dict(_apply(config, overrides)) if isinstance(config, ExperimentConfig) else (
             load_config(config, overrides)
         )  # fmt: skip
-        result = train_population(cfg, population, out, quiet=quiet, vote=vote)
-        if report:
-            for member in result.members:
-                _write_final_report(as_api_run(member))
+        result = train_population(cfg, population, out, quiet=quiet, vote=vote, on_saved=finish)
         ensemble_run = Run(result.run.root)
         if report:
             _write_final_report(ensemble_run)
         return ensemble_run
-
-    def finish(saved: BaseRun) -> None:
-        if report:  # before the trackers finish, so they log the report too
-            _write_final_report(as_api_run(saved))
 
     if resume is not None:
         if config is not None:

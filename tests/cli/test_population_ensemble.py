@@ -163,8 +163,10 @@ def test_ensemble_run_predicts_by_its_vote(population: Path) -> None:
 def test_api_population_and_ensemble(population: Path, tmp_path: Path) -> None:
     import knobwise as kw
 
-    overrides = {"train.epochs": 1, "data.limit": 300, "model.name": "mlp"}
+    overrides = {"train.epochs": 1, "data.limit": 300, "model.name": "mlp", "track.tensorboard": True}
     pop = kw.train(None, overrides, tmp_path / "pop", population=2, vote="mean", quiet=True)
+    for k in range(2):  # each member is tracked as its own run
+        assert list((tmp_path / "pop" / "members" / str(k) / "tensorboard").glob("events.out.tfevents.*"))
     assert pop.metrics["ensemble"]["vote"] == "mean" and pop.metrics["ensemble"]["population"]["size"] == 2
     assert (tmp_path / "pop" / "report.html").is_file()
     assert (tmp_path / "pop" / "members" / "1" / "report.html").is_file()

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -41,6 +42,7 @@ from knobwise.run._ensemble import write_ensemble
 from knobwise.run._layout import RunPaths, new_run_dir
 from knobwise.run._run import BaseRun
 from knobwise.run._train import HistoryWriter, finish_run, training_seed
+from knobwise.track import Tracking, check_tracking, open_tracking
 from knobwise.train import Callback, PopulationTrainer, Trainer
 
 __all__ = ["PopulationResult", "member_configs", "population_key", "train_members", "train_population"]
@@ -90,9 +92,29 @@ def train_members(
     withhold_splits: Sequence[str] = (),
     log: Callable[[str], None] | None = None,
     batched: bool = True,
+    tracking: bool = False,
+    on_saved: Callable[[BaseRun], None] | None = None,
 ) -> tuple[list[BaseRun | TrainingError], bool]:
     """Train ``cfgs`` (one population key) into the run folders ``runs`` together; returns each
-    member's :class:`BaseRun` (or the error that stopped it) and whether they were batched."""
+    member's :class:`BaseRun` (or the error that stopped it) and whether they were batched.
+
+    ``tracking``: each member is tracked as its own run (``cfg.track``); ``on_saved`` is called
+    with each saved member before its trackers finish (as :func:`train_experiment` does)."""
+    with contextlib.ExitStack() as stack:
+        return _train_members(cfgs, runs, callbacks, withhold_splits, log, batched, tracking, on_saved, stack)
+
+
+def _train_members(
+    cfgs: Sequence[ExperimentConfig],
+    runs: Sequence[RunPaths],
+    callbacks: Sequence[Sequence[Callback]] | None,
+    withhold_splits: Sequence[str],
+    log: Callable[[str], None] | None,
+    batched: bool,
+    tracking: bool,
+    on_saved: Callable[[BaseRun], None] | None,
+    stack: contextlib.ExitStack,
+) -> tuple[list[BaseRun | TrainingError], bool]:
     if len({population_key(c) for c in cfgs}) != 1:
         raise ConfigError("population members must share data, model and batch size (see population_key)")
     cfg0 = cfgs[0]
@@ -134,6 +156,9 @@ def train_members(
             f"population member {k} of {len(cfgs)} (train.seed {training_seed(cfg)})"
         )
         atomic_write_text(run.config, config_to_yaml(cfg))
+        if tracking:
+            tracker = stack.enter_context(open_tracking(cfg, run.root, log=run.log_line))
+            trainer.callbacks.append(tracker)  # last, as for a single run
         trainers.append(trainer)
     population = PopulationTrainer(trainers, log=log, batched=batched)
     for t in trainers:
@@ -148,7 +173,13 @@ def train_members(
         if k in population.failed:
             results.append(population.failed[k])
             continue
-        results.append(finish_run(run, cfg, data, layers, trainer, started, transfers[k]))
+        done = finish_run(run, cfg, data, layers, trainer, started, transfers[k])
+        if on_saved is not None:
+            on_saved(done)
+        trackers = [cb for cb in trainer.callbacks if isinstance(cb, Tracking)]
+        for tracker in trackers:
+            tracker.finish(run.root, done.metrics)  # final metrics and artifacts, the report among them
+        results.append(done)
     return results, population.batched
 
 
@@ -160,15 +191,21 @@ def train_population(
     quiet: bool = False,
     vote: str = "plurality",
     batched: bool = True,
+    on_saved: Callable[[BaseRun], None] | None = None,
 ) -> PopulationResult:
-    """Train ``n`` seeds of ``cfg`` together into ``out`` (``RUN/members/k`` + the ensemble)."""
+    """Train ``n`` seeds of ``cfg`` together into ``out`` (``RUN/members/k`` + the ensemble);
+    each member is tracked as its own run (``cfg.track``) and passed to ``on_saved`` once saved
+    (the API writes its report there)."""
     cfgs = member_configs(cfg, n)
+    check_tracking(cfg.track)  # a missing optional package is bad input, before anything is written
     name = f"{cfg.name or cfg.data.dataset + '-' + (cfg.model.name or 'layers')}-population{n}"
     root = new_run_dir(out, name)
     runs = [RunPaths(root.root / "members" / str(k)) for k in range(n)]
     say = _printer(root, quiet)
     try:
-        results, was_batched = train_members(cfgs, runs, log=say, batched=batched)
+        results, was_batched = train_members(
+            cfgs, runs, log=say, batched=batched, tracking=True, on_saved=on_saved
+        )
     except KnobwiseError as exc:
         if exc.exit_code == 2:
             shutil.rmtree(root.root, ignore_errors=True)  # bad input leaves nothing half-written
