@@ -22,13 +22,25 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from knobwise.api import Run, Study, diagnose, load_config, load_run, load_study, select, train, tune
+    from knobwise.api import (
+        Run,
+        Study,
+        diagnose,
+        ensemble,
+        load_config,
+        load_run,
+        load_study,
+        select,
+        train,
+        tune,
+    )
 
 __all__ = [
     "Run",
     "Study",
     "__version__",
     "diagnose",
+    "ensemble",
     "load_config",
     "load_run",
     "load_study",

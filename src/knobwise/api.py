@@ -39,7 +39,7 @@ from knobwise.diagnose import (
 from knobwise.errors import ConfigError, TrainingError
 from knobwise.io import read_json
 from knobwise.report import run_html, write_report, write_run_report
-from knobwise.run import BaseRun, resume_config, train_experiment
+from knobwise.run import BaseRun, resume_config, train_experiment, train_population, write_ensemble
 from knobwise.select import SelectResult, load_table, select_candidates
 from knobwise.train import Callback
 from knobwise.tune import TuneRequest, is_study_dir, load_study_rows, run_study
@@ -48,6 +48,7 @@ __all__ = [
     "Run",
     "Study",
     "train",
+    "ensemble",
     "load_run",
     "tune",
     "load_study",
@@ -180,6 +181,8 @@ def train(
     quiet: bool = False,
     report: bool = True,
     callbacks: Sequence[Callback] = (),
+    population: int | None = None,
+    vote: str = "plurality",
 ) -> Run:
     """Train a config (a YAML path, an :class:`ExperimentConfig`, or None for the built-in
     digits quickstart) into a new run directory (``out``, default ``runs/<time>-<name>``), and
@@ -188,11 +191,30 @@ def train(
     ``resume`` continues an interrupted run instead (``overrides`` then change training knobs
     only: babysitting). ``callbacks`` are :class:`knobwise.train.Callback` s called by the training
     loop. A failed report keeps the run and raises (retry with ``run.report()``).
+
+    ``population`` N trains N members (``train.seed`` = seed + k, one data split) together in
+    this process into ``RUN/members/k`` (each a full run with its report) and returns ``RUN``,
+    their ensemble by ``vote`` (``plurality`` or ``mean``); see :func:`ensemble`. Each member
+    is tracked (``track:``) as its own run; ``callbacks`` apply to single runs only.
     """
 
     def finish(saved: BaseRun) -> None:
         if report:  # before the trackers finish, so they log the report too
             _write_final_report(as_api_run(saved))
+
+    if population is not None:
+        if resume is not None:
+            raise ConfigError("--population cannot be resumed: resume a member (--resume RUN/members/K)")
+        if callbacks:
+            raise ConfigError("callbacks apply to a single run, not to a population")
+        cfg = config_from_dict(_apply(config, overrides)) if isinstance(config, ExperimentConfig) else (
+            load_config(config, overrides)
+        )  # fmt: skip
+        result = train_population(cfg, population, out, quiet=quiet, vote=vote, on_saved=finish)
+        ensemble_run = Run(result.run.root)
+        if report:
+            _write_final_report(ensemble_run)
+        return ensemble_run
 
     if resume is not None:
         if config is not None:
@@ -210,6 +232,26 @@ def train(
             cfg = load_config(config, overrides)
         base = train_experiment(cfg, out, quiet=quiet, callbacks=callbacks, on_saved=finish)
     return as_api_run(base)
+
+
+def ensemble(
+    runs: Sequence[str | Path | BaseRun],
+    vote: str = "plurality",
+    out: str | Path | None = None,
+    *,
+    report: bool = True,
+) -> Run:
+    """Combine finished runs (same classes, same data split) into a new ensemble run ``out``
+    (default ``runs/<time>-ensemble-N``): its metrics of each split by ``vote`` (``plurality``:
+    most top-1 votes, a tie to the highest mean probability; ``mean``: the highest mean
+    probability), both votes' and every member's accuracy under ``metrics["ensemble"]``, its
+    predictions and report. The returned :class:`Run` predicts by voting its members.
+    """
+    target, _ = write_ensemble([Path(r) for r in runs], vote, out)
+    result = Run(target.root)
+    if report:
+        _write_final_report(result)
+    return result
 
 
 def as_api_run(run: BaseRun) -> Run:

@@ -75,6 +75,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "knobwise.cli._report",
         "build the HTML report of a run or a study, or compare several runs side by side",
     ),
+    "ensemble": (
+        "knobwise.cli._ensemble",
+        "combine trained runs into an ensemble run (plurality or mean vote) and evaluate it",
+    ),
 }
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from knobwise.api import Run, train
 from knobwise.cli._common import add_overrides, print_json
+from knobwise.cli._population import print_population
 from knobwise.errors import ConfigError
 from knobwise.objective import SPLITS
 
@@ -21,6 +22,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run directory to create (default: runs/<time>-<name>)")
     p.add_argument(
         "--resume", metavar="RUN", help="continue RUN from its last complete epoch (with --set: babysitting)"
+    )
+    p.add_argument(
+        "--population",
+        type=int,
+        metavar="N",
+        help="train N members (train.seed = seed + k) together in this process: RUN/members/k and their vote",
+    )
+    p.add_argument(
+        "--vote",
+        choices=("plurality", "mean"),
+        default="plurality",
+        help="the population's vote (default plurality)",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     p.add_argument("--json", action="store_true", help="print the run directory and metrics as JSON")
@@ -54,6 +67,14 @@ def run(args: argparse.Namespace) -> int:
             "--resume takes the run's own config.yaml: give no CONFIG (change knobs with --set)"
         )
     quiet = args.quiet or args.json
+    if args.population is not None:
+        if args.resume:
+            raise ConfigError("--population cannot be resumed: resume a member (--resume RUN/members/K)")
+        result = train(
+            args.config, args.overrides, args.out, quiet=quiet, population=args.population, vote=args.vote
+        )
+        print_population(result, args.json)
+        return 0
     if args.resume:
         result = train(overrides=args.overrides, resume=args.resume, quiet=quiet)
     else:

@@ -75,6 +75,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pruner-warmup", type=int, default=0, help="median pruner: epochs before a trial can be pruned"
     )
+    p.add_argument(
+        "--population",
+        type=int,
+        default=1,
+        metavar="N",
+        help="ask N trials at a time and train those with the same architecture together in one process",
+    )
     add_overrides(p, "a base config value")
     p.add_argument("--quiet", "-q", action="store_true", help="no live table")
     p.add_argument(
@@ -153,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume, objectives=args.objectives, refine=args.refine, seed=args.seed,
         heartbeat=args.heartbeat, grace=args.grace, pruner_startup=args.pruner_startup,
         pruner_warmup=args.pruner_warmup, overrides=args.overrides, quiet=args.quiet or args.json,
+        population=args.population,
     )  # fmt: skip
     result = run_study(req)
     if args.trial_reports:

@@ -135,6 +135,11 @@ class TrainConfig(Section):
     deterministic: bool = False
     threads: int | None = Field(None, ge=1)
     fine_tune: FineTuneConfig | None = Field(None, description="discriminative learning rate, unfreezing")
+    seed: int | None = Field(
+        None,
+        description="seed of the initial weights, data order, augmentation and dropout (default: the "
+        "top-level seed, which also splits the data); population members differ only in this",
+    )
 
     @field_validator("batch_size", mode="before")
     @classmethod

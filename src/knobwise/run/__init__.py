@@ -5,7 +5,9 @@ A run directory holds ``config.yaml`` (resolved), ``history.csv``, ``metrics.jso
 report. :func:`train_experiment` writes one; :class:`BaseRun` reads one back (config, history,
 metrics, model, predictions, data) and evaluates, predicts (:func:`predict`: files, folders,
 ``.npz``, arrays) and exports (:func:`export`: ONNX or TorchScript with the normalization inside,
-verified by running the file) with it. Everything above
+verified by running the file) with it. :func:`train_population` trains seeds of one config
+together (``RUN/members/k``) and :func:`write_ensemble` combines finished runs by :func:`vote`
+into an ensemble run, which :class:`BaseRun` predicts with through its members. Everything above
 this package reaches a run through :class:`BaseRun`.
 
 Example:
@@ -14,15 +16,23 @@ Example:
     'model.safetensors'
 """
 
+from knobwise.run._ensemble import VOTES, Member, ensemble_section, load_members, vote, write_ensemble
 from knobwise.run._evaluate import evaluate_run, evaluate_splits, model_facts
 from knobwise.run._export import EXPORT_FORMATS, ExportResult, check_images, export
 from knobwise.run._inputs import NPZ_KEY, InputBatch, Inputs, load_inputs
 from knobwise.run._layout import RunPaths, is_run, new_run_dir, open_run
 from knobwise.run._normalized import NormalizedModel, normalizer_of
+from knobwise.run._population import (
+    PopulationResult,
+    member_configs,
+    population_key,
+    train_members,
+    train_population,
+)
 from knobwise.run._predict import Prediction, predict
 from knobwise.run._record import record_latency
 from knobwise.run._run import BaseRun, Evaluation, as_run, runs_of
-from knobwise.run._train import HistoryWriter, resume_config, train_experiment
+from knobwise.run._train import HistoryWriter, finish_run, resume_config, train_experiment, training_seed
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -52,4 +62,17 @@ __all__ = [
     "open_run",
     "resume_config",
     "train_experiment",
+    "finish_run",
+    "training_seed",
+    "VOTES",
+    "Member",
+    "ensemble_section",
+    "load_members",
+    "vote",
+    "write_ensemble",
+    "PopulationResult",
+    "member_configs",
+    "population_key",
+    "train_members",
+    "train_population",
 ]

@@ -31,7 +31,7 @@ from knobwise.io import to_json, write_csv
 from knobwise.run._inputs import InputBatch, Inputs, load_inputs
 from knobwise.run._normalized import NormalizedModel, model_device, normalizer_of
 
-__all__ = ["Prediction", "predict"]
+__all__ = ["Prediction", "check_top", "predict"]
 
 
 @dataclass(frozen=True, eq=False)  # numpy fields: no element-wise ==
@@ -43,12 +43,15 @@ class Prediction:
         proba: float32 ``(N, K)`` class probabilities.
         class_names: the model's K class names (``model.json``'s ``classes``).
         top: how many classes :meth:`to_rows`, :meth:`to_json` and :meth:`write_csv` list.
+        chosen: the predicted class of each image when it is not the most probable one (an
+            ensemble's plurality vote); None: the argmax of ``proba``.
     """
 
     ids: list[str]
     proba: np.ndarray
     class_names: list[str]
     top: int = 1
+    chosen: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -58,6 +61,8 @@ class Prediction:
         """int64 index of the predicted class of each image."""
         if len(self) == 0:
             return np.zeros(0, dtype=np.int64)
+        if self.chosen is not None:
+            return np.asarray(self.chosen, dtype=np.int64)
         return self.proba.argmax(axis=1).astype(np.int64)
 
     @property
@@ -70,13 +75,17 @@ class Prediction:
         """The probability of the predicted class of each image."""
         if len(self) == 0:
             return np.zeros(0, dtype=np.float32)
-        return self.proba.max(axis=1)
+        return self.proba[np.arange(len(self)), self.pred]
 
     def topk(self, k: int) -> list[list[tuple[str, float]]]:
         """The ``k`` most probable ``(class, probability)`` pairs of each image, best first."""
-        k = _check_top(k, len(self.class_names), "topk k")
-        # A stable sort: ties keep the class order, as argmax does.
-        order = np.argsort(-self.proba, axis=1, kind="stable")[:, :k]
+        k = check_top(k, len(self.class_names), "topk k")
+        # A stable sort: ties keep the class order, as argmax does; a voted class ranks first.
+        score = -self.proba
+        if self.chosen is not None and len(self):
+            score = score.copy()
+            score[np.arange(len(self)), self.pred] = -np.inf
+        order = np.argsort(score, axis=1, kind="stable")[:, :k]
         return [
             [(self.class_names[j], float(row[j])) for j in idx]
             for row, idx in zip(self.proba, order, strict=True)
@@ -123,7 +132,7 @@ class Prediction:
         return f"Prediction({len(self)} images, {len(self.class_names)} classes; {shown}{more})"
 
 
-def _check_top(k: int, num_classes: int, what: str) -> int:
+def check_top(k: int, num_classes: int, what: str) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= num_classes:
         raise ConfigError(
             f"{what} must be an integer from 1 to {num_classes} (the number of classes), got {k!r}"
@@ -173,7 +182,7 @@ def predict(
     Bad input raises :class:`~knobwise.errors.DataError` (one line naming the file).
     """
     class_names, input_shape = _classes(meta)
-    top = _check_top(top, len(class_names), "top")
+    top = check_top(top, len(class_names), "top")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     data_meta = meta.get("data") or {}

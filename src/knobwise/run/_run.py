@@ -7,6 +7,11 @@ seed, so it is the split the run was trained and evaluated on). Evaluation, pred
 export live here too. The analyses above this layer (diagnose, errors, report, explain) take a
 run from here; the public :class:`knobwise.Run` adds them as methods.
 
+An ensemble run (``model.json`` with an ``ensemble`` key, written by
+:func:`~knobwise.run.write_ensemble` or a population) has no single model: :attr:`BaseRun.members`
+are its member runs, :meth:`BaseRun.predict` combines their probabilities by the ensemble's vote,
+and :attr:`BaseRun.model` (hence evaluate, export) raises a :class:`RunError` saying so.
+
 Example (a finished run)::
 
     run = BaseRun("runs/20250101-digits")
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from knobwise.config import ExperimentConfig, config_from_dict, read_yaml
@@ -31,12 +37,13 @@ from knobwise.io import load_tensors, read_csv, read_json
 from knobwise.metrics import Predictions, load_predictions, report_text
 from knobwise.models import build_from_layers
 from knobwise.objective import SPLITS
+from knobwise.run._ensemble import vote
 from knobwise.run._evaluate import evaluate_run, evaluate_splits, to_predictions
 from knobwise.run._export import ExportResult, export
 from knobwise.run._export import check_images as real_images
 from knobwise.run._inputs import Inputs
 from knobwise.run._layout import RunPaths, open_run
-from knobwise.run._predict import Prediction, predict
+from knobwise.run._predict import Prediction, check_top, predict
 from knobwise.run._unfinished import unfinished_message
 from knobwise.train import autocast_dtype
 
@@ -94,6 +101,7 @@ class BaseRun:
         self._model: torch.nn.Module | None = None
         self._data: PreparedData | None = None
         self._predictions: dict[str, Predictions] | None = None
+        self._members: list[BaseRun] | None = None
 
     @classmethod
     def from_training(
@@ -191,9 +199,34 @@ class BaseRun:
         return autocast_dtype(self.config.train, self.device)
 
     @property
+    def is_ensemble(self) -> bool:
+        """Whether the run is an ensemble of other runs (``model.json``'s ``ensemble`` key)."""
+        if self._model is not None:
+            return False
+        return "ensemble" in self.meta
+
+    @property
+    def members(self) -> list[BaseRun]:
+        """An ensemble's member runs, in its order (empty for a run of one model)."""
+        if self._members is None:
+            spec = self.meta.get("ensemble") if self._model is None else None
+            paths = [] if spec is None else [Path(p) for p in spec.get("members", [])]
+            self._members = [
+                BaseRun(p if p.is_absolute() else self.root / p, device=self._device) for p in paths
+            ]
+        return self._members
+
+    @property
     def model(self) -> torch.nn.Module:
-        """The trained model (weights from ``model.safetensors``), in eval mode on :attr:`device`."""
+        """The trained model (weights from ``model.safetensors``), in eval mode on :attr:`device`.
+
+        An ensemble run has none (a :class:`RunError`): :meth:`predict` votes its members."""
         if self._model is None:
+            if self.is_ensemble:
+                raise RunError(
+                    f"{self.root}: an ensemble of {len(self.members)} runs has no single model; "
+                    "predict with the run (it votes its members) or use run.members[k].model"
+                )
             if not self.paths.weights.is_file():
                 raise RunError(unfinished_message(self.root, "model.safetensors"))
             meta = self.meta
@@ -242,7 +275,15 @@ class BaseRun:
     ) -> Prediction:
         """Classify images: files, folders, ``.npz`` arrays (key ``x``), or arrays/tensors (uint8
         0-255 or floats in [0, 1]), decoded and normalized as in training, batched on the run's
-        device. ``resize`` scales other sizes to the model's input instead of refusing them."""
+        device. ``resize`` scales other sizes to the model's input instead of refusing them.
+        An ensemble run predicts with each member and combines their probabilities by its vote
+        (``proba`` is their mean, the class is the vote's)."""
+        if self.is_ensemble:
+            top = check_top(top, len(self.classes), "top")
+            parts = [m.predict(inputs, batch_size=batch_size, resize=resize) for m in self.members]
+            how = self.meta["ensemble"].get("vote", "plurality")
+            chosen, proba = vote(np.stack([p.proba for p in parts]), how)
+            return Prediction(ids=parts[0].ids, proba=proba, class_names=self.classes, top=top, chosen=chosen)
         return predict(
             self.model, self.meta, inputs, top=top, device=self.device, batch_size=batch_size, resize=resize
         )

@@ -42,7 +42,7 @@ from knobwise.run._unfinished import STOPPED
 from knobwise.track import TrackContext, Tracking, check_tracking, open_tracking
 from knobwise.train import Callback, Trainer
 
-__all__ = ["train_experiment", "resume_config", "HistoryWriter"]
+__all__ = ["train_experiment", "resume_config", "HistoryWriter", "finish_run", "training_seed"]
 
 
 class HistoryWriter(Callback):
@@ -123,7 +123,7 @@ def train_experiment(
     if data is None:
         torch.manual_seed(cfg.seed)
         data = prepare_data(cfg.data, seed=cfg.seed, device=device, withhold=tuple(withhold_splits))
-    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
+    torch.manual_seed(training_seed(cfg))  # the initial weights depend on the seed alone
     model = build_model(cfg.model, data.input_shape, data.num_classes)  # checks the output size too
     # model.pretrained, model.freeze (a source's head for other classes is not loaded)
     transfer = apply_transfer(model, cfg.model, load=resume is None, classes=list(data.classes))
@@ -162,6 +162,12 @@ def train_experiment(
         raise
 
 
+def training_seed(cfg: ExperimentConfig) -> int:
+    """The seed of initialization, data order, augmentation and dropout: ``train.seed`` when set,
+    else ``seed`` (which always seeds the data split)."""
+    return cfg.seed if cfg.train.seed is None else cfg.train.seed
+
+
 def _default_name(cfg: ExperimentConfig) -> str:
     return f"{cfg.data.dataset}-{cfg.model.name or 'layers'}"
 
@@ -185,7 +191,7 @@ def _train_in(
         model,
         data,
         cfg.train,
-        seed=cfg.seed,
+        seed=training_seed(cfg),
         callbacks=[HistoryWriter(run), *callbacks],
         checkpoint_dir=run.checkpoint,
         quiet=quiet,
@@ -214,7 +220,23 @@ def _train_in(
     # An objective naming a class the data lacks is bad input: refuse it before training, not after.
     check_objective_classes(cfg.evaluate.metric, cfg.evaluate.constraints, data.classes)
     atomic_write_text(run.config, config_to_yaml(cfg))
-    history = trainer.fit()
+    trainer.fit()
+    return finish_run(run, cfg, data, layers, trainer, started, transfer)
+
+
+def finish_run(
+    run: RunPaths,
+    cfg: ExperimentConfig,
+    data: PreparedData,
+    layers: list[dict[str, Any]],
+    trainer: Trainer,
+    started: float,
+    transfer: Transfer | None = None,
+) -> BaseRun:
+    """Write a trained run: history, weights, model.json, metrics of every split and predictions
+    (a population member is finished the same way); returns it as a :class:`BaseRun` that still
+    holds its data and model. The report is written above this layer."""
+    history = trainer.history
     write_csv(run.history, history)
     atomic_save_tensors(run.weights, trainer.model.state_dict(), metadata={"format": "knobwise"})
     meta = _model_json(cfg, data, layers)
@@ -233,7 +255,7 @@ def _train_in(
         "stop_reason": trainer.stop_reason,
         "duration_s": time.time() - started,
         "device": describe_device(trainer.device, threads=True),
-        "seed": cfg.seed,
+        "seed": training_seed(cfg),
         "knobwise_version": knobwise.__version__,
         "torch_version": torch.__version__,
     }

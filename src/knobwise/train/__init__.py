@@ -12,6 +12,7 @@ from knobwise.train._device import autocast_dtype
 from knobwise.train._fit import Trainer, epoch_seed
 from knobwise.train._loss import LOSSES, Loss, create_loss, list_losses, register_loss
 from knobwise.train._optim import OPTIMIZERS, create_optimizer, list_optimizers, register_optimizer
+from knobwise.train._population import PopulationTrainer, batch_blocker
 from knobwise.train._predict import loss_and_accuracy, predict_logits
 from knobwise.train._progress import EpochProgress, format_logs
 from knobwise.train._schedule import (
@@ -30,10 +31,12 @@ __all__ = [
     "LOSSES",
     "Loss",
     "OPTIMIZERS",
+    "PopulationTrainer",
     "SCHEDULES",
     "Schedule",
     "Trainer",
     "autocast_dtype",
+    "batch_blocker",
     "create_loss",
     "create_optimizer",
     "create_schedule",

@@ -303,50 +303,76 @@ class Trainer:
     # -- the epoch loop --------------------------------------------------------------------------
     def fit(self) -> list[dict[str, Any]]:
         """Train from :attr:`epoch` to ``cfg.epochs``; returns the history (one dict per epoch)."""
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
+        self.begin_fit()
         while self.epoch < self.cfg.epochs and self.stop_reason is None:
             epoch = self.epoch
             start = time.perf_counter()
-            lr = float(self.optimizer.param_groups[0]["lr"])
+            lr = self.current_lr()
             loss_t, acc_t = self.train_epoch(epoch)
-            val = self.validate()
-            # The one host synchronization of the epoch: read all the numbers together.
-            head = torch.stack([loss_t, acc_t, *(val if val is not None else [])])
-            grad_means = self._grad_sum / self._grad_samples if self.cfg.grad_stats else self._grad_sum[:0]
-            stacked = torch.cat([head, grad_means]).tolist()
-            logs: dict[str, Any] = {"epoch": epoch + 1, "loss": stacked[0], "accuracy": stacked[1]}
-            if val is not None:
-                logs["val_loss"], logs["val_accuracy"] = stacked[2], stacked[3]
-                if len(val) == 3:
-                    logs["val_cross_entropy"] = stacked[4]
-            logs["lr"] = lr
-            logs["time"] = time.perf_counter() - start
-            if self.cfg.grad_stats:  # with grad_stats off there are layer names but no values
-                names = [f"grad_norm/{n}" for n in self._grad_layers]
-                logs.update(zip(names, stacked[len(head) :], strict=True))
-            if self.note:
-                logs["knob_change"], self.note = self.note, None
-            if not math.isfinite(logs["loss"]):
-                self.progress.end_epoch(epoch, logs)
-                kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "no checkpoint was written"
-                raise TrainingError(
-                    f"non-finite training loss ({logs['loss']}) in epoch {epoch + 1}; training stopped, "
-                    f"{kept}. Lower train.optimizer.lr, or set train.clip_grad_norm"
-                )
-            self.schedule.step_epoch(logs)
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, epoch, logs)
-            self.history.append(logs)
-            self.epoch = epoch + 1
+            self.end_epoch(epoch, loss_t, acc_t, self.validate(), lr, start)
+        self.end_fit()
+        return self.history
+
+    def current_lr(self) -> float:
+        """The learning rate of the first parameter group (what the history's ``lr`` column shows)."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def begin_fit(self) -> None:
+        """The callbacks' ``on_train_begin`` (a population calls it for each member)."""
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+
+    def end_epoch(
+        self,
+        epoch: int,
+        loss_t: torch.Tensor,
+        acc_t: torch.Tensor,
+        val: Sequence[torch.Tensor] | None,
+        lr: float,
+        start: float,
+    ) -> dict[str, Any]:
+        """Everything after an epoch's steps: logs, the non-finite check, the schedule, callbacks,
+        history and checkpoint. A population trains its members' steps together and calls this
+        for each member, so both paths share one epoch bookkeeping."""
+        # The one host synchronization of the epoch: read all the numbers together.
+        head = torch.stack([loss_t, acc_t, *(val if val is not None else [])])
+        grad_means = self._grad_sum / self._grad_samples if self.cfg.grad_stats else self._grad_sum[:0]
+        stacked = torch.cat([head, grad_means]).tolist()
+        logs: dict[str, Any] = {"epoch": epoch + 1, "loss": stacked[0], "accuracy": stacked[1]}
+        if val is not None:
+            logs["val_loss"], logs["val_accuracy"] = stacked[2], stacked[3]
+            if len(val) == 3:
+                logs["val_cross_entropy"] = stacked[4]
+        logs["lr"] = lr
+        logs["time"] = time.perf_counter() - start
+        if self.cfg.grad_stats:  # with grad_stats off there are layer names but no values
+            names = [f"grad_norm/{n}" for n in self._grad_layers]
+            logs.update(zip(names, stacked[len(head) :], strict=True))
+        if self.note:
+            logs["knob_change"], self.note = self.note, None
+        if not math.isfinite(logs["loss"]):
             self.progress.end_epoch(epoch, logs)
-            if self.checkpoint_dir is not None:
-                self.save_checkpoint()
+            kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "no checkpoint was written"
+            raise TrainingError(
+                f"non-finite training loss ({logs['loss']}) in epoch {epoch + 1}; training stopped, "
+                f"{kept}. Lower train.optimizer.lr, or set train.clip_grad_norm"
+            )
+        self.schedule.step_epoch(logs)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, logs)
+        self.history.append(logs)
+        self.epoch = epoch + 1
+        self.progress.end_epoch(epoch, logs)
+        if self.checkpoint_dir is not None:
+            self.save_checkpoint()
+        return logs
+
+    def end_fit(self) -> None:
+        """Log the stop reason and run the callbacks' ``on_train_end`` (restore_best, ...)."""
         if self.stop_reason:
             self.log(self.stop_reason)
         for cb in self.callbacks:
             cb.on_train_end(self)
-        return self.history
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self) -> None:

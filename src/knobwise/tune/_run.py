@@ -79,6 +79,7 @@ class TuneRequest:
     pruner_warmup: int = 0
     overrides: list[str] = field(default_factory=list)
     quiet: bool = False
+    population: int = 1
 
 
 def parse_objectives(
@@ -112,7 +113,7 @@ def study_dir_of(req: TuneRequest, name: str | None = None) -> Path:
 
 def _check_request(req: TuneRequest) -> None:
     checks = [("--trials", req.trials), ("--workers", req.workers), ("--refine", req.refine)]
-    checks += [("--heartbeat", req.heartbeat), ("--grace", req.grace)]
+    checks += [("--heartbeat", req.heartbeat), ("--grace", req.grace), ("--population", req.population)]
     for key, value in checks:
         if value is not None and value < 1:
             raise ConfigError(f"{key} must be >= 1, got {value}")
@@ -136,6 +137,8 @@ def _resume(req: TuneRequest) -> tuple[StudySettings, str]:
     recover_interrupted(study)
     if req.trials is not None:
         settings.n_trials = req.trials
+    if req.population != 1:
+        settings.population = req.population
     return settings, url
 
 
@@ -185,6 +188,7 @@ def prepare_study(req: TuneRequest) -> tuple[StudySettings, str]:
         pruner_warmup=req.pruner_warmup,
         epochs=cfg.train.epochs,
         refine=req.refine,
+        population=req.population,
         rounds=[{"index": 0, "space": space.to_dict(), "n_trials": n_trials}],
     )
     if (study_dir / "study.json").is_file():

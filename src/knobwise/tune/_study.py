@@ -66,6 +66,7 @@ class StudySettings:
     pruner_warmup: int = 0
     epochs: int = 10
     refine: int = 1
+    population: int = 1  # trials trained together per worker step (--population)
     rounds: list[dict[str, Any]] = field(default_factory=list)
     tracking: dict[str, Any] = field(default_factory=dict)  # the MLflow parent run (knobwise.track)
 

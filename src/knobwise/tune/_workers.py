@@ -35,6 +35,7 @@ from knobwise.config import read_yaml
 from knobwise.track import study_tracking
 from knobwise.tune._data_cache import DataCache
 from knobwise.tune._objective import Objective, Objectives, TrialFailed
+from knobwise.tune._population import run_population_trials
 from knobwise.tune._pruners import create_pruner
 from knobwise.tune._samplers import create_sampler
 from knobwise.tune._space import parse_space
@@ -180,6 +181,11 @@ def run_worker(
                     if _wait_for_others(study, settings, round_index):
                         continue
                     break
+                if settings.population > 1:  # N trials asked together, trained as populations
+                    _fail_stale(study)
+                    n = min(settings.population, budget_left(study, settings.n_trials, round_index))
+                    ran += run_population_trials(study, objective, n, after_trial=record)
+                    continue
                 study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=[record])
                 ran += 1
             finally:
