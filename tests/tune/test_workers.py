@@ -44,7 +44,9 @@ def test_sqlite_with_two_workers_loses_no_trial(tmp_path: Path, lr_space: str) -
 
 def test_resume_after_kill_keeps_finished_trials(tmp_path: Path, lr_space: str) -> None:
     out = tmp_path / "k"
-    proc = subprocess.Popen(tune_cmd(lr_space, out, "--trials", "3", epochs=6), start_new_session=True,
+    # 60 epochs: a trial of this tiny MLP lasts seconds even on an idle machine (trials run in the
+    # worker's own process, with no process start), so the poll below catches the second one running.
+    proc = subprocess.Popen(tune_cmd(lr_space, out, "--trials", "3", epochs=60), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
 

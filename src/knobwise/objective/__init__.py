@@ -6,7 +6,7 @@ imports the other to check a name.
 
 Example:
     >>> from knobwise.objective import parse_constraint, validate_objective
-    >>> validate_objective("hmean(dev.precision, dev.recall)", ["latency_ms <= 100"])
+    >>> validate_objective("hmean(dev.macro.precision, dev.macro.recall)", ["latency_ms <= 100"])
     >>> parse_constraint("accuracy >= 96%").value
     0.96
 """
