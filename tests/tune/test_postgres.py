@@ -37,8 +37,10 @@ def test_killed_worker_trial_fails_after_grace_and_is_retried(
     tmp_path: Path, lr_space: str, postgres_url: str
 ) -> None:
     name = f"kill-{uuid.uuid4().hex[:8]}"
+    # 60 epochs: trials run in their worker's own process and start at once, so a shorter one
+    # could finish between the poll that finds it running and the kill.
     cmd = tune_cmd(lr_space, tmp_path / "s", "--storage", postgres_url, "--study", name, "--workers", "2",
-                   "--trials", "4", "--heartbeat", "1", "--grace", "3", epochs=8)  # fmt: skip
+                   "--trials", "4", "--heartbeat", "1", "--grace", "3", epochs=60)  # fmt: skip
     proc = subprocess.Popen(
         cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
