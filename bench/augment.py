@@ -1,7 +1,7 @@
 """Augmentation throughput and the cost of an augmented epoch, measured in one run on one device.
 
 1. Images/second of the augmentation pipeline on MNIST-sized (N×1×28×28) and CIFAR-sized
-   (N×3×32×32) batches, for the Keras recipes of DESIGN.md (geometry only: one composed matrix
+   (N×3×32×32) batches, for the reference Keras recipes (geometry only: one composed matrix
    per image, one warp) and for every knob at once (geometry + elastic, blur, noise, cutout,
    invert, brightness, channel shift, crop, MixUp/CutMix); kornia's ``RandomAffine`` module on the
    same batch is timed as the reference.

@@ -1,4 +1,4 @@
-"""Optimizers, schedules and losses against their definitions (DESIGN.md) and torch/scikit-learn."""
+"""Optimizers, schedules and losses against their textbook definitions and torch/scikit-learn."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Every rate of the confusion-matrix family, one-vs-rest per class and for a positive class.
 
-Definitions (DESIGN.md): P = TP+FN, N = FP+TN, PP = TP+FP, PN = FN+TN; prevalence = P/all;
+Definitions (the methodology's): P = TP+FN, N = FP+TN, PP = TP+FP, PN = FN+TN; prevalence = P/all;
 accuracy = (TP+TN)/all; precision = PPV = TP/PP; FDR = FP/PP; FOR = FN/PN; NPV = TN/PN;
 recall = TPR = TP/P; FPR = FP/N; FNR = FN/P; specificity = TNR = TN/N; LR+ = TPR/FPR;
 LR- = FNR/TNR; DOR = LR+/LR-; F-beta = (1+b²)TP / ((1+b²)TP + b²FN + FP).
