@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-import knobwise.tune  # noqa: F401  (registers the study table loader that select reads)
 from knobwise.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, read_yaml
 from knobwise.diagnose import (
     Explanation,
@@ -40,9 +39,10 @@ from knobwise.errors import ConfigError, TrainingError
 from knobwise.io import read_json
 from knobwise.report import run_html, write_report, write_run_report
 from knobwise.run import BaseRun, resume_config, train_experiment, train_population, write_ensemble
-from knobwise.select import SelectResult, load_table, select_candidates
 from knobwise.train import Callback
-from knobwise.tune import TuneRequest, is_study_dir, load_study_rows, run_study
+
+if TYPE_CHECKING:
+    from knobwise.select import SelectResult
 
 __all__ = [
     "Run",
@@ -129,6 +129,9 @@ class Study:
     """
 
     def __init__(self, path: str | Path) -> None:
+        # lazy: knobwise.tune imports optuna (~1 s); training and reporting a run never need it
+        from knobwise.tune import is_study_dir
+
         self.dir = Path(path)
         if not is_study_dir(self.dir):
             raise ConfigError(f"{self.dir}: not a study directory (no study.json)")
@@ -138,6 +141,8 @@ class Study:
     def rows(self) -> list[dict[str, Any]]:
         """One row per complete trial."""
         if self._rows is None:
+            from knobwise.tune import load_study_rows  # lazy: optuna, as in __init__
+
             self._rows = load_study_rows(self.dir)
         return self._rows
 
@@ -319,6 +324,8 @@ def tune(
     Trials write their metrics and predictions; ``trial_reports`` also renders each complete
     trial's HTML report (``knobwise report STUDY/trials/NNNN`` does it later for one).
     """
+    from knobwise.tune import TuneRequest, run_study  # lazy: optuna, only studies need it
+
     req = TuneRequest(
         config=str(config), space=str(space), sampler=sampler, pruner=pruner, trials=trials,
         workers=workers, storage=storage, study=study, out=None if out is None else str(out),
@@ -361,6 +368,11 @@ def select(
     >>> select(rows, "dev.accuracy", ["latency_ms <= 100"]).winner
     'b'
     """
+    # lazy: knobwise.tune registers the study table reader (and imports optuna); select and tune
+    # are not on the path of training a run
+    import knobwise.tune  # noqa: F401
+    from knobwise.select import load_table, select_candidates
+
     items = [candidates] if isinstance(candidates, str | Path) else list(candidates)
     rows: list[dict[str, Any]] = []
     for item in items:

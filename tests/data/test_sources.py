@@ -262,3 +262,13 @@ def test_arrays_missing_key_and_shape(tmp_path: Path) -> None:
 def test_arrays_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"arrays: no .npz file at"):
         load_source(DataConfig(dataset="arrays", root=str(tmp_path / "nope.npz")))
+
+
+def test_digits_read_without_sklearn_equal_load_digits() -> None:
+    from sklearn.datasets import load_digits
+
+    from knobwise.data._digits import _read_digits  # read without importing scikit-learn
+
+    images, target = _read_digits()
+    bunch = load_digits()
+    assert np.array_equal(images, bunch.images) and np.array_equal(target, bunch.target)

@@ -29,8 +29,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from kornia.filters import gaussian_blur2d, get_gaussian_kernel1d
-from kornia.geometry.transform import get_affine_matrix2d
 
 from knobwise.config import AugmentConfig
 from knobwise.data._mix import mix_batch
@@ -73,6 +71,9 @@ def affine_matrices(
     )
     shear_rad = None if shear is None else torch.deg2rad(shear.to(dt))
     # kornia's positive angle turns clockwise as displayed; its scale enlarges, Keras's zoom shrinks.
+    # lazy: kornia costs a few hundred ms to import; only runs that augment need it
+    from kornia.geometry.transform import get_affine_matrix2d
+
     fwd = get_affine_matrix2d(
         torch.stack([tx, ty], 1).to(dt),
         center,
@@ -166,6 +167,8 @@ def _gauss_band(size: int, sigma: float, device: torch.device) -> torch.Tensor:
     """``(size, size)`` matrix of kornia's 1-d Gaussian kernel: ``band @ v`` smooths ``v`` along its
     first axis with zeros beyond the ends (``filter2d_separable(..., border_type="constant")``)."""
     r = min(math.ceil(3 * sigma), size)
+    from kornia.filters import get_gaussian_kernel1d  # lazy: kornia, as in affine_matrices
+
     kern = get_gaussian_kernel1d(2 * r + 1, sigma, device=device, dtype=torch.float32).view(-1)
     i = torch.arange(size, device=device)
     off = i.view(1, -1) - i.view(-1, 1) + r  # tap of column j for row i
@@ -335,6 +338,8 @@ class AugmentPipeline:
             sigma = _between(r[:, 3, 0, 0], lo, hi).unsqueeze(1).expand(n, 2).contiguous()
             k = min(2 * math.ceil(3 * hi) + 1, 2 * ((min(h, w) - 1) // 2) + 1)
             if k >= 3:
+                from kornia.filters import gaussian_blur2d  # lazy: kornia, as in affine_matrices
+
                 u = torch.where(r[:, 4:5] < cfg.gaussian_blur.p, gaussian_blur2d(u, (k, k), sigma), u)
         if cfg.gaussian_noise:
             on = (r[:, 5:6] < cfg.gaussian_noise.p).float()

@@ -1,6 +1,7 @@
 """Seeded, stratified division of examples into train / dev / test (and train-dev).
 
-Built on scikit-learn's ``train_test_split``. Split sizes are whole numbers computed here
+Each cut is scikit-learn's ``train_test_split`` (replayed by :mod:`._shuffle_split` so a run does
+not pay scikit-learn's import time; the indices are the same). Split sizes are whole numbers computed here
 (``round(fraction * n)``), so the same config and seed always give the same split. When a
 stratified cut is impossible (a class with a single example, or a split smaller than the number
 of classes) the cut falls back to an unstratified one and says so in ``warnings`` (also logged),
@@ -13,9 +14,9 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from knobwise.config import SplitConfig
+from knobwise.data._shuffle_split import shuffle_split
 from knobwise.errors import DataError
 
 __all__ = ["SplitPlan", "stratified_subset", "plan_splits", "class_counts", "LIMIT_SEED"]
@@ -59,14 +60,12 @@ def _cut(
         return idx[: len(idx) - n_take], idx[len(idx) - n_take :]
     if stratify:
         try:
-            rest, taken = train_test_split(idx, test_size=n_take, stratify=y[idx], random_state=_rs(seed))
-            return np.sort(rest), np.sort(taken)
+            return shuffle_split(idx, y, n_take, _rs(seed), stratify=True)
         except ValueError as exc:
             msg = f"{what}: cannot stratify ({exc}); split without stratification"
             log.warning(msg)
             warnings.append(msg)
-    rest, taken = train_test_split(idx, test_size=n_take, random_state=_rs(seed))
-    return np.sort(rest), np.sort(taken)
+    return shuffle_split(idx, y, n_take, _rs(seed), stratify=False)
 
 
 def stratified_subset(

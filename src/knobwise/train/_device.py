@@ -51,7 +51,10 @@ def configure_backends(cfg: TrainConfig, device: torch.device) -> None:
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
     else:
-        torch.use_deterministic_algorithms(False)
+        # torch.use_deterministic_algorithms imports torch._inductor (seconds on a CPU) even to
+        # set the flag it already has: switch it off only when an earlier run switched it on.
+        if torch.are_deterministic_algorithms_enabled():
+            torch.use_deterministic_algorithms(False)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
