@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from knobwise.metrics import Predictions
-from knobwise.report import _plots
 from knobwise.report._figures import ReportFigure
+from knobwise.report._grid import image_grid
 
 __all__ = [
     "confusion_from",
@@ -84,7 +84,7 @@ def _grid(
         f"{label(int(p.true[i]))}:{label(int(p.pred[i]))}" + (f" {p.confidence[i]:.2f}" if conf else "")
         for i in chosen
     ]
-    return _plots.example_grid(pixels(data, split, pos), titles, name, title)
+    return image_grid(pixels(data, split, pos), titles, name, title)
 
 
 def mistakes_grid(
@@ -122,4 +122,4 @@ def label_issue_grid(data: Any, rows: list[dict[str, Any]], limit: int = 16) -> 
         return None
     titles = [f"{r['rank']}. {r['label']}→{r['suggested']}" for r, k in zip(rows, keep, strict=True) if k]
     title = "Suspected label issues (rank. label→suggested)"
-    return _plots.example_grid(pixels(data, "train", pos[keep]), titles, "label_issues", title)
+    return image_grid(pixels(data, "train", pos[keep]), titles, "label_issues", title)

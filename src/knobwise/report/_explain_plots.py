@@ -1,8 +1,8 @@
 """Figures of what the network looks at: attribution heat maps over the images, first-layer filters.
 
 The heat map is blended into each image in numpy (a colormap over the grayscale image) and all
-examples are tiled into one image, so a 16-example grid is one ``imshow`` (fast), titled with
-the true and predicted class and the probabilities.
+examples are tiled into one labelled PNG by :func:`~knobwise.report._grid.image_grid`, titled
+with the true and predicted class and the probabilities.
 
 Example:
     >>> import numpy as np
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from matplotlib import colormaps
 
-from knobwise.report import _plots
 from knobwise.report._figures import ReportFigure
+from knobwise.report._grid import image_grid
 
 __all__ = ["overlay", "explanation_grid", "filters_grid", "feature_maps_grid", "HEAT_CMAP"]
 
@@ -74,7 +74,7 @@ def explanation_grid(ex: Any, name: str = "explain", title: str | None = None) -
         cells_arr = np.zeros((0, 3, *ex.maps.shape[-2:]))
     else:
         cells_arr = np.stack(cells)
-    return _plots.example_grid(cells_arr, titles, name, title)
+    return image_grid(cells_arr, titles, name, title)
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def filters_grid(weights: np.ndarray, layer: str) -> ReportFigure:
     shown = w if w.shape[1] == 3 else w.mean(axis=1, keepdims=True)
     titles = [f"filter {i + 1}" for i in range(len(w))]
     kh, kw = w.shape[-2:]
-    return _plots.example_grid(
+    return image_grid(
         _unit(shown), titles, "filters", f"First-layer filters ({layer}, {len(w)} of {kh}x{kw})"
     )
 
@@ -103,6 +103,4 @@ def feature_maps_grid(maps: np.ndarray, layer: str) -> ReportFigure:
     """The first layer's output ``(F, h, w)`` for one image, each map scaled to its own range."""
     m = np.asarray(maps, dtype=float)[:, None]
     titles = [f"map {i + 1}" for i in range(len(m))]
-    return _plots.example_grid(
-        _unit(m), titles, "feature_maps", f"First-layer feature maps ({layer}) of one image"
-    )
+    return image_grid(_unit(m), titles, "feature_maps", f"First-layer feature maps ({layer}) of one image")

@@ -2,7 +2,8 @@
 the dev confusion matrix, on one small block. Every user string is escaped.
 
 It reuses the figures already saved by the run's report when they exist (``figures/*.png``), so
-displaying a run costs no plotting; otherwise it draws them.
+displaying a run costs no plotting; otherwise it draws them. The confusion matrix is the report's
+coloured table.
 
 Example (a finished run)::
 
@@ -20,6 +21,8 @@ import numpy as np
 
 from knobwise.objective import SPLITS
 from knobwise.report import _plots
+from knobwise.report._heatmap import MAX_CLASSES, confusion_heatmap
+from knobwise.report._render import environment
 from knobwise.run import BaseRun
 
 __all__ = ["run_html"]
@@ -74,9 +77,14 @@ def run_html(run: BaseRun) -> str:
     if isinstance(dev, dict) and dev.get("confusion_matrix"):
         cm = np.asarray(dev["confusion_matrix"])
         split = "dev" if dev is metrics.get("dev") else "test"
-        parts.append(
-            _figure(run, f"confusion_{split}", lambda: _plots.confusion_heatmaps(cm, run.classes, split))
-        )
+        names = run.classes or [str(i) for i in range(len(cm))]
+        if len(cm) <= MAX_CLASSES:  # the report's coloured table (escaped by its template)
+            table = confusion_heatmap(cm, names, split, normalized=False)
+            parts.append(environment().get_template("heatmap.html").render(h=table))
+        else:
+            parts.append(
+                _figure(run, f"confusion_{split}", lambda: _plots.confusion_heatmaps(cm, names, split))
+            )
     if (run.root / "figures" / "explain_dev.png").is_file():  # the report's "what the network looks at"
         parts.append(
             _img((run.root / "figures" / "explain_dev.png").read_bytes(), "what the network looks at")

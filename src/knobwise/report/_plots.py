@@ -39,7 +39,6 @@ from knobwise.report._figures import (
 __all__ = [
     "learning_curves",
     "confusion_heatmaps",
-    "example_grid",
     "overlaid_curves",
     "optimization_history",
     "parallel_coordinates",
@@ -163,49 +162,6 @@ def confusion_heatmaps(cm: np.ndarray, classes: Sequence[str], split: str) -> Re
         f"Confusion matrix ({split}); blank cells are 0",
         f"Confusion matrix of the {split} split, counts and row-normalized",
     )
-
-
-def _mosaic(images: np.ndarray, cols: int, pad: int) -> np.ndarray:
-    """Images ``(N, C, H, W)`` tiled into one ``(rows*(H+pad), cols*(W+pad), 3)`` RGB array
-    (white gaps); one image is drawn far faster than one axes per example."""
-    n, c, h, w = images.shape
-    rows = max(1, math.ceil(n / cols))
-    out = np.ones((rows * (h + pad), cols * (w + pad), 3))
-    for i in range(n):
-        img = np.clip(np.asarray(images[i], dtype=float), 0.0, 1.0)
-        rgb = np.repeat(img[:1], 3, axis=0) if c == 1 else img[:3]
-        r, q = divmod(i, cols)
-        out[r * (h + pad) + pad : r * (h + pad) + pad + h, q * (w + pad) : q * (w + pad) + w] = np.moveaxis(
-            rgb, 0, -1
-        )
-    return out
-
-
-@styled
-def example_grid(
-    images: np.ndarray, titles: Sequence[str], name: str, title: str, cols: int = 8
-) -> ReportFigure:
-    """Images ``(N, C, H, W)`` with values in ``[0, 1]`` in a grid, each with its title above it
-    (``"true:pred"``); gray for one channel, RGB for three."""
-    images = np.asarray(images)
-    n, _, h, w = images.shape
-    cols = min(cols, max(n, 1))
-    rows = max(1, math.ceil(n / cols))
-    pad = max(4, h // 3)  # room for each title above its image
-    fig, ax = new_figure(1.75 * cols, 1.9 * rows)
-    ax.imshow(_mosaic(images, cols, pad), interpolation="nearest")
-    ax.axis("off")
-    for i, text in enumerate(titles[:n]):
-        r, q = divmod(i, cols)
-        ax.text(
-            q * (w + pad) + w / 2,
-            r * (h + pad) + pad - 0.6,
-            _short(text, 18),
-            ha="center",
-            va="bottom",
-            fontsize=10,
-        )
-    return to_figure(fig, name, title)
 
 
 @styled

@@ -23,6 +23,7 @@ from knobwise.models import build_from_layers, summarize
 from knobwise.report import _diagnosis, _examples, _plots, _tabular
 from knobwise.report._explain_section import explain_section
 from knobwise.report._figures import ReportFigure
+from knobwise.report._heatmap import MAX_CLASSES, confusion_heatmap
 from knobwise.report._render import render_page
 from knobwise.report._sections import Mark, RunArtifacts, Section, Table, fmt
 from knobwise.run import BaseRun, as_run
@@ -187,6 +188,12 @@ def _class_report_intervals(m: dict[str, Any], split: str, level: float = 0.95) 
     return Table(["class", *cols], rows, caption)
 
 
+def _tracked(config: dict[str, Any]) -> bool:
+    """Whether the run logs to TensorBoard or MLflow, which show the confusion matrix as an image."""
+    track = config.get("track") or {}
+    return any(track.get(k) not in (None, False) for k in ("tensorboard", "mlflow"))  # {}: defaults, on
+
+
 def _evidence(
     art: RunArtifacts,
     preds: dict[str, Predictions],
@@ -205,9 +212,11 @@ def _evidence(
         if cm is None and p is not None and k:
             cm = _examples.confusion_from(p, k)
         if cm is not None and cm.size:
-            cm_sec.figures.append(
-                _plots.confusion_heatmaps(cm, classes or [str(i) for i in range(len(cm))], split)
-            )
+            names = classes or [str(i) for i in range(len(cm))]
+            if len(cm) <= MAX_CLASSES:  # numbers as text in coloured cells: no drawing at all
+                cm_sec.heatmaps += [confusion_heatmap(cm, names, split, norm) for norm in (False, True)]
+            if len(cm) > MAX_CLASSES or _tracked(art.config):  # a picture for many classes, trackers
+                cm_sec.figures.append(_plots.confusion_heatmaps(cm, names, split))
             cm_sec.tables.append(_class_report(m or {}, cm, classes, split))
         if p is None or data is None or split not in data.splits or ex_sec.figures or ex_sec.tables:
             continue  # example grids for the first split that has them (dev, where decisions are made)

@@ -36,6 +36,7 @@ import yaml
 from knobwise.io import read_csv
 from knobwise.objective import SPLITS
 from knobwise.report._figures import ReportFigure
+from knobwise.report._heatmap import Heatmap
 
 __all__ = ["Link", "Mark", "Table", "Section", "RunArtifacts", "fmt", "dict_table"]
 
@@ -79,6 +80,7 @@ class Section:
     items: list[tuple[str, str]] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     figures: list[ReportFigure] = field(default_factory=list)
+    heatmaps: list[Heatmap] = field(default_factory=list)
     pre: str | None = None
 
     def note(self, text: str) -> None:
@@ -91,7 +93,7 @@ class Section:
 
     @property
     def empty(self) -> bool:
-        return not (self.paragraphs or self.items or self.tables or self.figures or self.pre)
+        return not (self.paragraphs or self.items or self.tables or self.figures or self.heatmaps or self.pre)
 
 
 def fmt(value: Any, digits: int = 4) -> str:
