@@ -114,6 +114,7 @@ def load_parquet(cfg: DataConfig, root: Path) -> Source:
 
 
 def _bundled(name: str, cfg: DataConfig) -> Source:
+    # lazy: sklearn.datasets loads only for the bundled tables (breast_cancer, wine)
     from sklearn import datasets
 
     if cfg.target not in (None, "target"):
