@@ -53,6 +53,7 @@ def read_study_json(study_dir: Path) -> dict[str, Any]:
 
 def _load_trials(study_dir: Path, info: dict[str, Any]) -> tuple[list[Any], str | None]:
     """The study's frozen trials from its storage, or ``([], why)``."""
+    # lazy: optuna (about 0.5 s) loads only for a study's report
     import optuna
 
     url = info.get("storage") or ""

@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,6 @@ def load_study_rows(study_dir: str | Path) -> list[dict[str, Any]]:
     """
     root = Path(study_dir)
     settings = read_settings(root)
-    import os
-
     url = os.environ.get(STORAGE_ENV) or settings.storage
     if "***" in url:
         raise RunError(f"{root}: the study's storage needs a password; set ${STORAGE_ENV} to its URL")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import yaml
 from rich.console import Console
 from rich.live import Live
 
@@ -209,8 +210,6 @@ def prepare_study(req: TuneRequest) -> tuple[StudySettings, str]:
 
 
 def _yaml(data: dict[str, Any]) -> str:
-    import yaml
-
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 

@@ -105,6 +105,7 @@ def open_storage(url: str, heartbeat: int | None = 10, grace: int | None = 30) -
         if not path.parent.is_dir():
             raise ConfigError(f"--storage {url}: folder {path.parent} does not exist")
         return JournalStorage(JournalFileBackend(str(path)))
+    # lazy: sqlalchemy loads only for RDB storages, not for journal files
     import sqlalchemy.exc
 
     try:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import optuna
+import torch
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
@@ -234,8 +235,6 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
 
 
 def _gpu_count() -> int:
-    import torch
-
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
