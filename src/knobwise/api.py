@@ -300,10 +300,10 @@ def tune(
     config: str | Path,
     space: str | Path,
     *,
-    sampler: str = "tpe",
-    pruner: str = "none",
+    sampler: str | None = None,
+    pruner: str | None = None,
     trials: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     storage: str | None = None,
     study: str | None = None,
     out: str | Path | None = None,
@@ -313,16 +313,18 @@ def tune(
     **options: Any,
 ) -> Study:
     """Run (or resume) a hyperparameter study of ``config`` over the search space ``space``;
-    other ``knobwise tune`` options (``timeout``, ``refine``, ``objectives``, ``seed``,
-    ``resume``, ``pruner_startup``, ...) are keyword arguments of the same names.
+    every ``knobwise tune`` option (``timeout``, ``refine``, ``objectives``, ``seed``,
+    ``resume``, ``pruner_startup``, ...) is a keyword argument of the same name, and one left
+    out (or None) takes the option's default (:class:`knobwise.tune.TuneRequest` defines them).
 
     Trials write their metrics and predictions; ``trial_reports`` also renders each complete
     trial's HTML report (``knobwise report STUDY/trials/NNNN`` does it later for one).
     """
+    named = {"sampler": sampler, "pruner": pruner, "trials": trials, "workers": workers, "storage": storage}
+    given = {k: v for k, v in {**named, "study": study, **options}.items() if v is not None}
     req = TuneRequest(
-        config=str(config), space=str(space), sampler=sampler, pruner=pruner, trials=trials,
-        workers=workers, storage=storage, study=study, out=None if out is None else str(out),
-        overrides=list(overrides), quiet=quiet, **options,
+        config=str(config), space=str(space), out=None if out is None else str(out),
+        overrides=list(overrides), quiet=quiet, **given,
     )  # fmt: skip
     result = run_study(req)
     study_ = Study(result["settings"]["study_dir"])
