@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+import yaml
 
 from knobwise.config import ExperimentConfig, apply_overrides, config_from_dict, load_config, read_yaml
 from knobwise.diagnose import (
@@ -35,10 +36,18 @@ from knobwise.diagnose import (
     explain_run,
     find_label_issues,
 )
-from knobwise.errors import ConfigError, TrainingError
+from knobwise.errors import ConfigError, RunError, TrainingError
 from knobwise.io import read_json
-from knobwise.report import run_html, write_report, write_run_report
-from knobwise.run import BaseRun, resume_config, train_experiment, train_population, write_ensemble
+from knobwise.report import run_html, write_comparison_report, write_run_report
+from knobwise.run import (
+    BaseRun,
+    is_run,
+    open_run,
+    resume_config,
+    train_experiment,
+    train_population,
+    write_ensemble,
+)
 from knobwise.train import Callback
 
 if TYPE_CHECKING:
@@ -56,6 +65,8 @@ __all__ = [
     "diagnose",
     "load_config",
     "write_trial_reports",
+    "write_report",
+    "report_kind",
 ]
 
 Overrides = Sequence[str] | Mapping[str, Any] | None
@@ -141,7 +152,8 @@ class Study:
     def rows(self) -> list[dict[str, Any]]:
         """One row per complete trial."""
         if self._rows is None:
-            from knobwise.tune import load_study_rows  # lazy: optuna, as in __init__
+            # lazy: optuna, as in __init__
+            from knobwise.tune import load_study_rows
 
             self._rows = load_study_rows(self.dir)
         return self._rows
@@ -276,8 +288,6 @@ def _override_list(overrides: Overrides) -> list[str]:
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
-        import yaml
-
         return [f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
                 for k, v in overrides.items()]  # fmt: skip
     return list(overrides)
@@ -305,10 +315,10 @@ def tune(
     config: str | Path,
     space: str | Path,
     *,
-    sampler: str = "tpe",
-    pruner: str = "none",
+    sampler: str | None = None,
+    pruner: str | None = None,
     trials: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     storage: str | None = None,
     study: str | None = None,
     out: str | Path | None = None,
@@ -318,18 +328,21 @@ def tune(
     **options: Any,
 ) -> Study:
     """Run (or resume) a hyperparameter study of ``config`` over the search space ``space``;
-    other ``knobwise tune`` options (``timeout``, ``refine``, ``objectives``, ``seed``,
-    ``resume``, ``pruner_startup``, ...) are keyword arguments of the same names.
+    every ``knobwise tune`` option (``timeout``, ``refine``, ``objectives``, ``seed``,
+    ``resume``, ``pruner_startup``, ...) is a keyword argument of the same name, and one left
+    out (or None) takes the option's default (:class:`knobwise.tune.TuneRequest` defines them).
 
     Trials write their metrics and predictions; ``trial_reports`` also renders each complete
     trial's HTML report (``knobwise report STUDY/trials/NNNN`` does it later for one).
     """
-    from knobwise.tune import TuneRequest, run_study  # lazy: optuna, only studies need it
+    # lazy: optuna, only studies need it
+    from knobwise.tune import TuneRequest, run_study
 
+    named = {"sampler": sampler, "pruner": pruner, "trials": trials, "workers": workers, "storage": storage}
+    given = {k: v for k, v in {**named, "study": study, **options}.items() if v is not None}
     req = TuneRequest(
-        config=str(config), space=str(space), sampler=sampler, pruner=pruner, trials=trials,
-        workers=workers, storage=storage, study=study, out=None if out is None else str(out),
-        overrides=list(overrides), quiet=quiet, **options,
+        config=str(config), space=str(space), out=None if out is None else str(out),
+        overrides=list(overrides), quiet=quiet, **given,
     )  # fmt: skip
     result = run_study(req)
     study_ = Study(result["settings"]["study_dir"])
@@ -421,3 +434,45 @@ def diagnose(
         bayes=bayes_error,
         tolerance=tolerance,
     ).to_dict()
+
+
+def report_kind(path: str | Path) -> str:
+    """``"run"`` or ``"study"``; a :class:`RunError` (exit code 2) for anything else.
+
+    >>> report_kind("/")
+    Traceback (most recent call last):
+    ...
+    knobwise.errors.RunError: /: not a knobwise run or study (no config.yaml with model.json, no study.json)
+    """
+    # lazy: knobwise.tune imports optuna (see Study)
+    from knobwise.tune import is_study_dir
+
+    p = Path(path)
+    if not p.exists():
+        raise RunError(f"{p}: no such run or study directory")
+    if is_run(p):
+        return "run"
+    if is_study_dir(p):
+        return "study"
+    if (p / "config.yaml").is_file() and (p / "log.txt").is_file():
+        open_run(p)  # a run that never saved a model: says why (e.g. stopped on a NaN loss)
+    raise RunError(f"{p}: not a knobwise run or study (no config.yaml with model.json, no study.json)")
+
+
+def write_report(paths: Sequence[str | Path], out: str | Path | None = None) -> Path:
+    """One path: the report of that run or study (default ``PATH/report.html``); several runs:
+    their comparison (default ``comparison.html`` in the current folder)."""
+    if not paths:
+        raise RunError("report: give a run, a study, or two or more runs")
+    kinds = [report_kind(p) for p in paths]
+    if len(paths) == 1:
+        if kinds[0] == "study":
+            # lazy: the study report reads the study with optuna; a run's report never needs it
+            from knobwise.report._study import write_study_report
+
+            return write_study_report(paths[0], out)
+        return write_run_report(paths[0], out)
+    if "study" in kinds:
+        study = paths[kinds.index("study")]
+        raise RunError(f"{study}: a study cannot be compared with runs; report it on its own")
+    return write_comparison_report(paths, out if out is not None else "comparison.html")

@@ -119,7 +119,8 @@ def atomic_save_tensors(
     path: str | Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str] | None = None
 ) -> None:
     """Save tensors as safetensors atomically (contiguous CPU copies; shared storage is split)."""
-    from safetensors.torch import save  # loads torch: only where tensors are written
+    # lazy: safetensors.torch loads torch, which commands that write no tensors never need
+    from safetensors.torch import save
 
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     atomic_write_bytes(path, save(plain, metadata=metadata))
@@ -127,7 +128,8 @@ def atomic_save_tensors(
 
 def load_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Load a safetensors file (never pickle)."""
-    from safetensors.torch import load_file  # loads torch: only where tensors are read
+    # lazy: safetensors.torch loads torch, which commands that read no tensors never need
+    from safetensors.torch import load_file
 
     p = Path(path)
     if not p.is_file():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from knobwise.api import write_report
 from knobwise.cli._common import print_json
-from knobwise.report import write_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

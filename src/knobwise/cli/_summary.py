@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 
 from knobwise.cli._common import print_json
 from knobwise.config import ModelConfig, load_config
-from knobwise.data import TABULAR_DATASETS
+from knobwise.data import TABULAR_DATASETS, prepare_data
 from knobwise.errors import ConfigError, RunError
 from knobwise.models import (
     build_from_layers,
@@ -92,8 +93,7 @@ def _from_config(
 ) -> tuple[Any, tuple[int, int, int], Inputs]:
     cfg = load_config(path)
     if shape is None and cfg.data.dataset in TABULAR_DATASETS:
-        from knobwise.data import prepare_data  # a table's inputs and classes come from its columns
-
+        # a table's inputs and classes come from its columns
         data = prepare_data(cfg.data, seed=cfg.seed)
         features = data.tabular.features if data.tabular is not None else None
         with torch.device("meta"):
@@ -136,8 +136,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**summary.to_dict(), **({"inputs": inputs} if inputs else {})})
         return 0
-    from rich.console import Console
-
     if inputs:  # a tabular model's input layer: the attribute columns it reads
         title = f"{target}  (input: {len(inputs)} attribute columns)"
         Console().print(f"inputs ({len(inputs)}): " + ", ".join(inputs), highlight=False)

@@ -12,8 +12,8 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import os
 import time
+from dataclasses import fields
 from typing import Any
 
 from rich.console import Console
@@ -24,66 +24,23 @@ from knobwise.api import write_trial_reports
 from knobwise.cli._common import add_overrides, print_json
 from knobwise.errors import ConfigError
 from knobwise.tune._ensemble import ensemble_top_k
+from knobwise.tune._options import cli_options
 from knobwise.tune._output import fmt_value, write_results
-from knobwise.tune._run import TuneRequest, run_study, study_dir_of
+from knobwise.tune._paths import StudyPaths, resolve_storage
+from knobwise.tune._run import TuneRequest, run_study
 from knobwise.tune._study import read_settings
-from knobwise.tune._workers import STORAGE_ENV, run_worker
+from knobwise.tune._workers import run_worker
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart)")
-    p.add_argument(
-        "--space", help="search-space YAML: {config.path: {type, low, high, log, step, choices, when}}"
-    )
-    p.add_argument(
-        "--sampler", default="tpe", help="grid | random | tpe | cmaes | nsga2 | gp | qmc (default tpe)"
-    )
-    p.add_argument("--pruner", default="none", help="none | median | successive_halving | hyperband")
-    p.add_argument("--trials", type=int, help="trials per round (default 20; grid: the grid size)")
-    p.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
-    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
-    p.add_argument(
-        "--storage", help="SQLAlchemy URL (postgresql+psycopg2://...) or journal:PATH (default: SQLite)"
-    )
-    p.add_argument("--study", help="study name (default: <config>-<space>); the folder is studies/NAME")
-    p.add_argument("--out", help="study folder (default studies/NAME)")
-    p.add_argument("--resume", action="store_true", help="continue the study after an interruption")
-    p.add_argument(
-        "--objectives",
-        nargs="+",
-        default=[],
-        metavar="METRIC:max|min",
-        help="several objectives (Pareto front), e.g. accuracy:max latency_ms:min",
-    )
-    p.add_argument(
-        "--refine", type=int, default=1, metavar="R", help="coarse-to-fine: R rounds, each narrowing ranges"
-    )
+    # The study's settings: one option per TuneRequest field (names, defaults and help live there).
+    for option in cli_options(TuneRequest):
+        p.add_argument(*option.flags, **option.argparse_kwargs())
+    add_overrides(p, "a base config value")
     p.add_argument("--top-k", type=int, default=5, metavar="K", help="best trials to show (and to ensemble)")
     p.add_argument(
         "--ensemble", action="store_true", help="evaluate the K best trials' models together on dev"
     )
-    p.add_argument("--seed", type=int, help="sampler seed (default: the config's seed)")
-    p.add_argument(
-        "--heartbeat", type=int, default=10, help="worker heartbeat interval in seconds (RDB storages)"
-    )
-    p.add_argument(
-        "--grace", type=int, default=30, help="seconds without heartbeat before a trial is FAIL and retried"
-    )
-    p.add_argument(
-        "--pruner-startup", type=int, default=3, help="median pruner: complete trials before pruning"
-    )
-    p.add_argument(
-        "--pruner-warmup", type=int, default=0, help="median pruner: epochs before a trial can be pruned"
-    )
-    p.add_argument(
-        "--population",
-        type=int,
-        default=1,
-        metavar="N",
-        help="ask N trials at a time and train those with the same architecture together in one process",
-    )
-    add_overrides(p, "a base config value")
-    p.add_argument("--quiet", "-q", action="store_true", help="no live table")
     p.add_argument(
         "--trial-reports",
         action="store_true",
@@ -126,8 +83,8 @@ def _print_summary(result: dict[str, Any], top_k: int) -> None:
 def _run_worker(args: argparse.Namespace) -> int:
     if not args.out:
         raise ConfigError("--worker needs --out STUDY_DIR")
-    settings = read_settings(study_dir_of(TuneRequest(None, None, out=args.out)))
-    url = os.environ.get(STORAGE_ENV) or settings.storage
+    settings = read_settings(StudyPaths.of(out=args.out).root)
+    url = resolve_storage(None, settings.dir, settings.storage)
     deadline = time.time() + args.timeout if args.timeout else None
     run_worker(
         settings,
@@ -143,10 +100,10 @@ def run(args: argparse.Namespace) -> int:
     if args.worker is not None:
         return _run_worker(args)
     if args.ensemble:
-        study_dir = study_dir_of(TuneRequest(None, None, study=args.study, out=args.out))
-        if not (study_dir / "study.json").is_file():
-            raise ConfigError(f"--ensemble: no study in {study_dir} (study.json is missing)")
-        result = ensemble_top_k(study_dir, args.top_k, args.storage)
+        paths = StudyPaths.of(args.study, args.out)
+        if not paths.exists():
+            raise ConfigError(f"--ensemble: no study in {paths.root} (study.json is missing)")
+        result = ensemble_top_k(paths.root, args.top_k, args.storage)
         if args.json:
             print_json(result)
         else:
@@ -154,14 +111,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"trial {m['number']}: dev accuracy {m['dev']['accuracy']:.4f}")
             print(f"ensemble of {result['k']}: dev accuracy {result['dev']['accuracy']:.4f}")
         return 0
-    req = TuneRequest(
-        config=args.config, space=args.space, sampler=args.sampler, pruner=args.pruner, trials=args.trials,
-        timeout=args.timeout, workers=args.workers, storage=args.storage, study=args.study, out=args.out,
-        resume=args.resume, objectives=args.objectives, refine=args.refine, seed=args.seed,
-        heartbeat=args.heartbeat, grace=args.grace, pruner_startup=args.pruner_startup,
-        pruner_warmup=args.pruner_warmup, overrides=args.overrides, quiet=args.quiet or args.json,
-        population=args.population,
-    )  # fmt: skip
+    req = TuneRequest(**{f.name: getattr(args, f.name) for f in fields(TuneRequest)})
+    req.quiet = req.quiet or args.json  # the live table would mix with the JSON
     result = run_study(req)
     if args.trial_reports:
         write_trial_reports(result["settings"]["study_dir"])

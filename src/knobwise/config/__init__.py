@@ -16,7 +16,7 @@ from knobwise.config._augment import (
     SourceConfig,
     TTAConfig,
 )
-from knobwise.config._data import DataConfig, SplitConfig
+from knobwise.config._data import TABULAR_DATASETS, DataConfig, SplitConfig
 from knobwise.config._evaluate import EvaluateConfig
 from knobwise.config._experiment import ExperimentConfig
 from knobwise.config._load import (
@@ -41,6 +41,7 @@ from knobwise.config._train import (
 )
 
 __all__ = [
+    "TABULAR_DATASETS",
     "AttributesConfig",
     "AugmentConfig",
     "BalanceConfig",

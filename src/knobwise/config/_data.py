@@ -56,6 +56,11 @@ class SplitConfig(Section):
         return self
 
 
+#: The datasets whose examples are records of attributes, not images (their sources are in
+#: ``knobwise.data``); image-only knobs such as ``evaluate.tta`` are refused for them.
+TABULAR_DATASETS = ("csv", "parquet", "breast_cancer", "wine")
+
+
 class DataConfig(Section):
     """Dataset source, subset, split and normalization."""
 

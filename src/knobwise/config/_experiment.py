@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from knobwise.config._base import Section
-from knobwise.config._data import DataConfig
+from knobwise.config._data import TABULAR_DATASETS, DataConfig
 from knobwise.config._evaluate import EvaluateConfig
 from knobwise.config._model import ModelConfig
 from knobwise.config._track import TrackConfig
@@ -41,3 +41,12 @@ class ExperimentConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     track: TrackConfig = Field(default_factory=TrackConfig)
+
+    @model_validator(mode="after")
+    def _check_tta(self) -> ExperimentConfig:
+        if self.evaluate.tta is not None and self.data.dataset in TABULAR_DATASETS:
+            raise ValueError(
+                f"evaluate.tta applies to images; data.dataset {self.data.dataset} is tabular data: "
+                "remove evaluate.tta"
+            )
+        return self

@@ -16,7 +16,7 @@ from knobwise.data import _arrays, _cifar10, _digits, _folder, _mnist, _tabular_
 
 # The data knobs (issue 3): augmentation, expansion, balance, weights, multi-source, TTA.
 from knobwise.data._augment import AugmentPipeline, affine_matrices, fill_values, warp
-from knobwise.data._balance import ClassSampler, balanced_weights, imbalance_line
+from knobwise.data._balance import ClassSampler, balanced_weights
 from knobwise.data._batches import epoch_batches, num_batches
 from knobwise.data._cache import cache_dir, extract_tar
 from knobwise.data._cifar10 import safe_unpickle
@@ -27,10 +27,18 @@ from knobwise.data._leakage import LeakageReport, find_leakage
 from knobwise.data._mix import mix_batch, sample_beta
 from knobwise.data._mnist import MNIST_FILES, read_idx
 from knobwise.data._normalize import NORMALIZE_MODES, Normalizer
-from knobwise.data._prepare import PreparedData, SplitData, prepare_data
+from knobwise.data._prepare import prepare_data
+from knobwise.data._prepared import PreparedData, SplitData
 from knobwise.data._source import SOURCES, Source, default_root, list_sources, load_source, register_source
 from knobwise.data._sources_multi import load_sources
-from knobwise.data._split import LIMIT_SEED, SplitPlan, class_counts, plan_splits, stratified_subset
+from knobwise.data._split import (
+    LIMIT_SEED,
+    SplitPlan,
+    class_counts,
+    imbalance_line,
+    plan_splits,
+    stratified_subset,
+)
 from knobwise.data._tabular import TabularEncoder, tabular_inputs
 from knobwise.data._tabular_read import read_table
 from knobwise.data._tabular_sources import TABULAR_DATASETS

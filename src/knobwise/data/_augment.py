@@ -167,7 +167,8 @@ def _gauss_band(size: int, sigma: float, device: torch.device) -> torch.Tensor:
     """``(size, size)`` matrix of kornia's 1-d Gaussian kernel: ``band @ v`` smooths ``v`` along its
     first axis with zeros beyond the ends (``filter2d_separable(..., border_type="constant")``)."""
     r = min(math.ceil(3 * sigma), size)
-    from kornia.filters import get_gaussian_kernel1d  # lazy: kornia, as in affine_matrices
+    # lazy: kornia, as in affine_matrices
+    from kornia.filters import get_gaussian_kernel1d
 
     kern = get_gaussian_kernel1d(2 * r + 1, sigma, device=device, dtype=torch.float32).view(-1)
     i = torch.arange(size, device=device)
@@ -338,7 +339,8 @@ class AugmentPipeline:
             sigma = _between(r[:, 3, 0, 0], lo, hi).unsqueeze(1).expand(n, 2).contiguous()
             k = min(2 * math.ceil(3 * hi) + 1, 2 * ((min(h, w) - 1) // 2) + 1)
             if k >= 3:
-                from kornia.filters import gaussian_blur2d  # lazy: kornia, as in affine_matrices
+                # lazy: kornia, as in affine_matrices
+                from kornia.filters import gaussian_blur2d
 
                 u = torch.where(r[:, 4:5] < cfg.gaussian_blur.p, gaussian_blur2d(u, (k, k), sigma), u)
         if cfg.gaussian_noise:

@@ -1,4 +1,4 @@
-"""Class balance of the training split: the imbalance report and the four corrections.
+"""Class balance of the training split: the four corrections (the imbalance line is in ``_split``).
 
 - ``oversample``: every epoch, each class contributes as many examples as the largest one — all
   of its own plus random repeats (with replacement), redrawn on the device each epoch;
@@ -27,33 +27,14 @@ import torch
 from knobwise.config import AugmentConfig, BalanceConfig
 from knobwise.data._augment import AugmentPipeline
 from knobwise.data._normalize import Normalizer
-from knobwise.data._prepare import SplitData
+from knobwise.data._prepared import SplitData
 
-__all__ = ["ClassSampler", "imbalance_line", "balanced_weights", "augment_minority", "MINORITY_AUGMENT"]
+__all__ = ["ClassSampler", "balanced_weights", "augment_minority", "MINORITY_AUGMENT"]
 
 #: What ``augment_minority`` does when neither ``data.balance.augment`` nor ``data.augment`` is set.
 MINORITY_AUGMENT = AugmentConfig(
     rotation_range=10, width_shift_range=0.1, height_shift_range=0.1, zoom_range=0.1
 )
-
-
-def imbalance_line(name: str, counts: list[int], classes: list[str]) -> str:
-    """``"train imbalance: largest 'a' 90, smallest 'b' 10, ratio 9.0"`` (ratio ``inf`` when a
-    class is missing from the split).
-
-    >>> imbalance_line("train", [90, 10], ["a", "b"])
-    "train imbalance: largest 'a' 90, smallest 'b' 10, ratio 9.00"
-    >>> imbalance_line("dev", [18, 18], ["a", "b"])
-    'dev balanced: 18 per class'
-    """
-    hi, lo = int(np.argmax(counts)), int(np.argmin(counts))
-    if counts[hi] == counts[lo]:
-        return f"{name} balanced: {counts[hi]} per class"
-    ratio = f"{counts[hi] / counts[lo]:.2f}" if counts[lo] else "inf"
-    return (
-        f"{name} imbalance: largest {classes[hi]!r} {counts[hi]}, smallest {classes[lo]!r} {counts[lo]}, "
-        f"ratio {ratio}"
-    )
 
 
 class ClassSampler:

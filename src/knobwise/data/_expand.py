@@ -25,7 +25,7 @@ import torch
 from knobwise.config import ExpandConfig
 from knobwise.data._augment import AugmentPipeline, fill_values
 from knobwise.data._normalize import Normalizer
-from knobwise.data._prepare import SplitData
+from knobwise.data._prepared import SplitData
 
 __all__ = ["expand_split", "shift_copies", "replicate_split", "augmented_copies", "mib"]
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from knobwise.data._prepare import PreparedData
+from knobwise.data._prepared import PreparedData
 
 __all__ = ["LeakageReport", "find_leakage"]
 

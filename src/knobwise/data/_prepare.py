@@ -7,7 +7,6 @@ recomputes exactly the split the run was trained on.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,94 +14,18 @@ import torch
 
 from knobwise.config import DataConfig
 from knobwise.data._cleaning import apply_cleaning
+from knobwise.data._keras_preprocess import KERAS_KEYS, apply_steps, fit_steps
 from knobwise.data._normalize import Normalizer
+from knobwise.data._prepared import PreparedData, SplitData
 from knobwise.data._source import Source, load_source
+from knobwise.data._sources_multi import load_sources
 from knobwise.data._split import LIMIT_SEED, class_counts, stratified_subset
 from knobwise.data._tabular import TabularEncoder, encode_source
+from knobwise.data._training_knobs import build_train_knobs, plan_pool, split_weights
 from knobwise.errors import DataError
 from knobwise.objective import SPLITS
 
-__all__ = ["SplitData", "PreparedData", "prepare_data"]
-
-
-@dataclass
-class SplitData:
-    """One split on the device.
-
-    Attributes:
-        x: ``float32`` ``(N, C, H, W)``, normalized.
-        y: ``int64`` ``(N,)`` labels.
-        index: positions in the source pool (or the own test set, when ``from_test_set``).
-        ids: per-example identifiers (file path, index in the original files) or None.
-        groups: per-example source tag or None.
-        from_test_set: whether the examples come from the dataset's own test set.
-        weight: ``float32`` ``(N,)`` per-example weights (``data.sample_weight``) or None.
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-    index: np.ndarray
-    ids: np.ndarray | None = None
-    groups: np.ndarray | None = None
-    from_test_set: bool = False
-    weight: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
-
-
-@dataclass
-class PreparedData:
-    """Everything training and evaluation need from the data, on one device."""
-
-    dataset: str
-    splits: dict[str, SplitData]
-    classes: list[str]
-    input_shape: tuple[int, int, int]
-    normalizer: Normalizer
-    class_counts: dict[str, list[int]]
-    warnings: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-    #: Tabular data: the encoder fitted on train (attributes, categories, imputation), else None.
-    tabular: TabularEncoder | None = None
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def describe(self) -> list[str]:
-        """Human-readable lines: dataset, shapes, split sizes and class counts, skips, warnings."""
-        c, h, w = self.input_shape
-        sources = self.meta.get("sources")
-        what = f"sources {', '.join(map(str, sources))}" if sources else f"dataset {self.dataset}"
-        shape = f"{c} attribute inputs" if self.tabular is not None else f"input {c}x{h}x{w}"
-        lines = [f"{what}: {self.num_classes} classes, {shape}, normalize {self.normalizer.mode}"]
-        if self.tabular is not None:
-            lines.extend(f"  {line}" for line in self.tabular.describe())
-        for name, split in self.splits.items():
-            src = " (own test set)" if split.from_test_set else ""
-            counts = " ".join(str(n) for n in self.class_counts[name])
-            lines.append(f"  {name:<9} {len(split):>7} examples{src}; per class: {counts}")
-        skipped = self.meta.get("skipped") or {}
-        if skipped:
-            lines.append("  skipped: " + ", ".join(f"{n} {what}" for what, n in sorted(skipped.items())))
-        lines.extend(f"  warning: {w}" for w in self.warnings)
-        from knobwise.data._training_knobs import imbalance_lines  # the data knobs import this module
-
-        lines.extend(f"  {line}" for line in [*imbalance_lines(self), *self.meta.get("notes", [])])
-        return lines
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary saved with a run."""
-        return {
-            "dataset": self.dataset,
-            "classes": list(self.classes),
-            "input_shape": list(self.input_shape),
-            "normalizer": self.normalizer.to_dict(),
-            "splits": {k: len(v) for k, v in self.splits.items()},
-            "class_counts": {k: list(v) for k, v in self.class_counts.items()},
-            **({"tabular": self.tabular.to_dict()} if self.tabular is not None else {}),
-        }
+__all__ = ["prepare_data"]
 
 
 def _pixel_max(src: Source) -> float:
@@ -134,8 +57,6 @@ def _trace_split(name: str) -> None:
 def _keras_preprocess(cfg: DataConfig, normalizer: Normalizer, splits: dict[str, SplitData]) -> Normalizer:
     """Fit Keras's featurewise/samplewise/ZCA steps on the (normalized) training split, apply them
     to every split, and return the normalizer that includes them."""
-    from knobwise.data._keras_preprocess import KERAS_KEYS, apply_steps, fit_steps
-
     opts: dict[str, Any] = {k: getattr(cfg, k) for k in KERAS_KEYS}
     if not any(opts.values()) or "train" not in splits:
         return normalizer
@@ -163,9 +84,6 @@ def prepare_data(
     ((1, 8, 8), 10)
     """
     device = torch.device(device)
-    from knobwise.data._sources_multi import load_sources
-    from knobwise.data._training_knobs import build_train_knobs, plan_pool, split_weights
-
     src = load_sources(cfg) if cfg.sources else load_source(cfg)
     _check_source(src, cfg.dataset)
     k = len(src.classes)

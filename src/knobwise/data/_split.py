@@ -19,7 +19,7 @@ from knobwise.config import SplitConfig
 from knobwise.data._shuffle_split import shuffle_split
 from knobwise.errors import DataError
 
-__all__ = ["SplitPlan", "stratified_subset", "plan_splits", "class_counts", "LIMIT_SEED"]
+__all__ = ["SplitPlan", "stratified_subset", "plan_splits", "class_counts", "imbalance_line", "LIMIT_SEED"]
 
 log = logging.getLogger("knobwise.data")
 
@@ -146,3 +146,22 @@ def plan_splits(y: np.ndarray, y_test: np.ndarray | None, split: SplitConfig, se
 def class_counts(y: np.ndarray, num_classes: int) -> list[int]:
     """Examples per class, a list of ``num_classes`` ints."""
     return [int(c) for c in np.bincount(y, minlength=num_classes)[:num_classes]]
+
+
+def imbalance_line(name: str, counts: list[int], classes: list[str]) -> str:
+    """``"train imbalance: largest 'a' 90, smallest 'b' 10, ratio 9.0"`` (ratio ``inf`` when a
+    class is missing from the split).
+
+    >>> imbalance_line("train", [90, 10], ["a", "b"])
+    "train imbalance: largest 'a' 90, smallest 'b' 10, ratio 9.00"
+    >>> imbalance_line("dev", [18, 18], ["a", "b"])
+    'dev balanced: 18 per class'
+    """
+    hi, lo = int(np.argmax(counts)), int(np.argmin(counts))
+    if counts[hi] == counts[lo]:
+        return f"{name} balanced: {counts[hi]} per class"
+    ratio = f"{counts[hi] / counts[lo]:.2f}" if counts[lo] else "inf"
+    return (
+        f"{name} imbalance: largest {classes[hi]!r} {counts[hi]}, smallest {classes[lo]!r} {counts[lo]}, "
+        f"ratio {ratio}"
+    )

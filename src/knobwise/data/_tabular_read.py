@@ -41,6 +41,7 @@ def _read_csv(path: Path) -> tuple[Columns, np.ndarray]:
 
 def _read_parquet(path: Path) -> tuple[Columns, np.ndarray]:
     try:
+        # lazy: pyarrow is optional and only parquet files need it
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(f"{path}: reading parquet needs pyarrow (pip install pyarrow)") from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knobwise.config import DataConfig
+from knobwise.config import TABULAR_DATASETS, DataConfig
 from knobwise.data._source import Source, register_source
 from knobwise.data._tabular import is_missing
 from knobwise.data._tabular_read import Columns, read_table
@@ -21,9 +21,6 @@ from knobwise.errors import DataError
 from knobwise.registry import closest
 
 __all__ = ["TABULAR_DATASETS", "table_source", "load_csv", "load_parquet", "load_breast_cancer", "load_wine"]
-
-#: The registered sources whose examples are records of attributes (not images).
-TABULAR_DATASETS = ("csv", "parquet", "breast_cancer", "wine")
 
 
 def _class_order(texts: list[str]) -> list[str]:
@@ -114,6 +111,7 @@ def load_parquet(cfg: DataConfig, root: Path) -> Source:
 
 
 def _bundled(name: str, cfg: DataConfig) -> Source:
+    # lazy: sklearn.datasets loads only for the bundled tables (breast_cancer, wine)
     from sklearn import datasets
 
     if cfg.target not in (None, "target"):

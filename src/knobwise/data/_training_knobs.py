@@ -24,12 +24,14 @@ import torch
 
 from knobwise.config import DataConfig, LossConfig
 from knobwise.data._augment import AugmentPipeline
-from knobwise.data._balance import ClassSampler, augment_minority, balanced_weights, imbalance_line
+from knobwise.data._balance import ClassSampler, augment_minority, balanced_weights
 from knobwise.data._expand import expand_split
 from knobwise.data._normalize import Normalizer
-from knobwise.data._prepare import PreparedData, SplitData
+from knobwise.data._prepared import PreparedData, SplitData
 from knobwise.data._source import Source
+from knobwise.data._sources_multi import plan_by_source, source_strata
 from knobwise.data._split import SplitPlan, plan_splits
+from knobwise.data._weights import pool_weights
 from knobwise.errors import ConfigError
 
 __all__ = [
@@ -38,7 +40,6 @@ __all__ = [
     "plan_pool",
     "split_weights",
     "build_train_knobs",
-    "imbalance_lines",
 ]
 
 #: Losses that accept soft (N, K) targets, which MixUp and CutMix produce.
@@ -50,8 +51,6 @@ def plan_pool(
 ) -> SplitPlan:
     """The split plan: by source (``split.by_source``), stratified on (class, source) for a
     multi-source pool, else the ordinary plan."""
-    from knobwise.data._sources_multi import plan_by_source, source_strata
-
     if cfg.sources and src.groups is not None:
         if cfg.split.by_source:
             return plan_by_source(src.y[keep], src.groups[keep], cfg.split, seed)
@@ -65,8 +64,6 @@ def split_weights(
     """``data.sample_weight`` per split (empty when unset)."""
     if cfg.sample_weight is None:
         return {}
-    from knobwise.data._weights import pool_weights
-
     w, w_test = pool_weights(cfg, src)
     out = {}
     for name, (idx, test_side) in where.items():
@@ -96,11 +93,6 @@ def build_train_knobs(
     splits["train"] = train
     counts = torch.bincount(train.y, minlength=num_classes).tolist() if changed else None
     return counts, lines
-
-
-def imbalance_lines(data: PreparedData) -> list[str]:
-    """One imbalance line per split."""
-    return [imbalance_line(name, counts, data.classes) for name, counts in data.class_counts.items()]
 
 
 @dataclass

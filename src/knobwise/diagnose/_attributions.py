@@ -55,6 +55,7 @@ _CAPTUM_MISSING = (
 def require_captum() -> Any:
     """The ``captum.attr`` module, or a :class:`ConfigError` (exit 2) naming the extra."""
     try:
+        # lazy: captum is the optional `explain` extra
         import captum.attr as attr
     except ImportError as exc:
         raise ConfigError(_CAPTUM_MISSING) from exc

@@ -136,6 +136,7 @@ def load_image_files(
 ) -> torch.Tensor:
     """Image files as model inputs ``(N, C, H, W)``: converted to the model's channels (gray or
     RGB), resized to its input size, scaled to ``[0, 1]`` and normalized like its training data."""
+    # lazy: Pillow loads only when image files are explained
     from PIL import Image, UnidentifiedImageError
 
     c, h, w = input_shape

@@ -107,7 +107,8 @@ def out_of_fold_proba(
     cfg: ExperimentConfig, data: PreparedData, *, folds: int = 4, epochs: int = 3, seed: int = 0
 ) -> np.ndarray:
     """Probabilities (N, K) for every training example from models that never saw it."""
-    from sklearn.model_selection import StratifiedKFold  # scikit-learn loads only for this check
+    # lazy: scikit-learn loads only for this check
+    from sklearn.model_selection import StratifiedKFold
 
     if folds < 2:
         raise ConfigError(f"--folds must be >= 2, got {folds}")
@@ -140,7 +141,8 @@ def cluster_majority(features: np.ndarray, labels: np.ndarray, n_clusters: int, 
     >>> cluster_majority(f, np.array([0, 0, 1, 1, 1, 1]), 2).tolist()
     [0, 0, 0, 1, 1, 1]
     """
-    from sklearn.cluster import KMeans  # scikit-learn loads only for the cluster check
+    # lazy: scikit-learn's clustering loads only for the cluster check
+    from sklearn.cluster import KMeans
 
     k = max(1, min(n_clusters, len(features)))
     assign = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(features)

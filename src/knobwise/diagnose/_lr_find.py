@@ -161,9 +161,11 @@ def lr_find(
 
 def plot_lr_find(result: LRFindResult, path: str | Path) -> None:
     """Save the loss-versus-rate plot (log x axis) with the suggestion marked, as PNG."""
-    import matplotlib  # loads only when a plot is drawn: `import knobwise.diagnose` stays light
+    # lazy: matplotlib loads only when a plot is drawn, so `import knobwise.diagnose` stays light
+    import matplotlib
 
     matplotlib.use("Agg")
+    # lazy: pyplot after the Agg backend is chosen (no display needed)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -128,6 +128,7 @@ def read_boxes(path: str | Path, h: int, w: int) -> dict[str, tuple[int, int, in
 def read_masks(folder: str | Path, ids: list[str], h: int, w: int) -> dict[str, np.ndarray]:
     """Object masks by id from ``folder`` (``<id>`` or ``<id>.png``; non-zero = object), resized
     to ``h`` x ``w`` (nearest); ids without a mask file are left out."""
+    # lazy: Pillow loads only when mask files are read
     from PIL import Image, UnidentifiedImageError
 
     root = Path(folder)

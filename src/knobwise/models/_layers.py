@@ -25,6 +25,7 @@ from typing import Any
 from torch import nn
 
 from knobwise.errors import ConfigError, ModelError
+from knobwise.models._init import apply_init
 from knobwise.models._ops import ACTIVATIONS, AvgPoolSame, MaxPoolSame, make_activation, same_pads, same_size
 from knobwise.registry import Registry, closest
 
@@ -454,8 +455,6 @@ def build_from_layers(
     >>> m(torch.zeros(5, 1, 2, 2)).shape
     torch.Size([5, 2])
     """
-    from knobwise.models._init import apply_init  # the init registry sits above this module
-
     shape: Shape = check_input_shape(input_shape)
     if not isinstance(layers, list) or not layers:
         raise ConfigError(f"model.layers must be a non-empty list of layers, got {layers!r}")

@@ -45,7 +45,8 @@ def _title(y: torch.Tensor, classes: list[str]) -> str:
 
 def render(data: PreparedData, pipeline: AugmentPipeline, n: int, seed: int) -> bytes:
     """PNG bytes of the preview grid for the first ``n`` training images."""
-    import matplotlib.pyplot as plt  # matplotlib loads only when a figure is drawn
+    # lazy: matplotlib loads only when a figure is drawn
+    import matplotlib.pyplot as plt
 
     train = data.splits["train"]
     n = min(n, len(train))

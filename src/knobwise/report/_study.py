@@ -27,6 +27,7 @@ from knobwise.report import _plots
 from knobwise.report._compare import relative_link
 from knobwise.report._render import render_page
 from knobwise.report._sections import Link, Section, Table, dict_table, fmt
+from knobwise.tune import StudyPaths, is_masked, resolve_storage
 
 __all__ = ["is_study", "read_study_json", "write_study_report"]
 
@@ -35,17 +36,18 @@ _MAX_TRIAL_ROWS = 200
 
 def is_study(path: str | Path) -> bool:
     """Whether ``path`` is a study directory (it has a ``study.json``)."""
-    return (Path(path) / "study.json").is_file()
+    return StudyPaths(Path(path)).exists()
 
 
 def read_study_json(study_dir: Path) -> dict[str, Any]:
     """``study.json`` with its ``settings`` (if nested) merged into the top level."""
+    path = StudyPaths(study_dir).study_json
     try:
-        data = json.loads((study_dir / "study.json").read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"{study_dir / 'study.json'}: unreadable ({exc})".splitlines()[0]) from None
+        raise RunError(f"{path}: unreadable ({exc})".splitlines()[0]) from None
     if not isinstance(data, dict):
-        raise RunError(f"{study_dir / 'study.json'}: expected a JSON object")
+        raise RunError(f"{path}: expected a JSON object")
     nested = data.get("settings")
     settings: dict[str, Any] = nested if isinstance(nested, dict) else {}
     return {**settings, **{k: v for k, v in data.items() if k != "settings"}}
@@ -53,17 +55,11 @@ def read_study_json(study_dir: Path) -> dict[str, Any]:
 
 def _load_trials(study_dir: Path, info: dict[str, Any]) -> tuple[list[Any], str | None]:
     """The study's frozen trials from its storage, or ``([], why)``."""
+    # lazy: optuna (about 0.5 s) loads only for a study's report
     import optuna
 
-    url = info.get("storage") or ""
-    db = study_dir / "study.db"
-    if (
-        not url
-        or "***" in url
-        or (url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file())
-    ):
-        url = f"sqlite:///{db}" if db.is_file() else url  # a moved study folder keeps its SQLite file
-    if not url or "***" in url:
+    url = resolve_storage(None, study_dir, info.get("storage") or "")
+    if not url or is_masked(url):
         return [], "the study's storage URL is not recorded (or its password is masked): trials not read"
     try:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -95,7 +91,7 @@ def _objective_names(info: dict[str, Any], n: int) -> list[str]:
 def _trial_rows(trials: list[Any], study_dir: Path, page: Path, names: list[str]) -> Table:
     rows: list[list[Any]] = []
     for t in trials[:_MAX_TRIAL_ROWS]:
-        run_dir = t.user_attrs.get("run_dir") or (study_dir / "trials" / f"{t.number:04d}")
+        run_dir = t.user_attrs.get("run_dir") or StudyPaths(study_dir).trial(t.number)
         values = [fmt(v) for v in t.values] if t.values else ["—"] * len(names)
         params = ", ".join(f"{k}={fmt(v)}" for k, v in t.params.items())
         rows.append([_run_link(run_dir, study_dir, page, f"#{t.number}"), t.state.name, *values, params])

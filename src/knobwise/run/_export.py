@@ -153,7 +153,8 @@ def _description(meta: dict[str, Any]) -> str:
 
 
 def _write_onnx(net: torch.nn.Module, example: torch.Tensor, tmp: Path, about: str) -> str:
-    import onnx  # the optional `export` extra; imported only when exporting to ONNX
+    # lazy: onnx is the optional `export` extra, needed only for ONNX files
+    import onnx
 
     common: dict[str, Any] = {"input_names": ["images"], "output_names": ["logits"], "verbose": False}
     try:
@@ -190,7 +191,8 @@ def _write_onnx(net: torch.nn.Module, example: torch.Tensor, tmp: Path, about: s
 
 
 def _run_onnx(tmp: Path, x: torch.Tensor) -> np.ndarray:
-    import onnxruntime as ort  # the optional `export` extra
+    # lazy: onnxruntime is the optional `export` extra, needed only to check ONNX files
+    import onnxruntime as ort
 
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     return np.asarray(session.run(["logits"], {"images": x.numpy()})[0])

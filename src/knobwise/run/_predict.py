@@ -3,7 +3,8 @@
 Inputs go through :func:`~knobwise.run._inputs.load_inputs` (the training decoder, checked against
 the model's ``input_shape``) and through the training normalization; the probabilities are the
 softmax of the logits in float32, computed in batches on the model's device, exactly as the run's
-``predictions.npz`` was written (test-time augmentation, ``evaluate.tta``, is not applied).
+``predictions.npz`` was written: with ``tta`` (the run's ``evaluate.tta``) the probabilities are
+averaged over the same views (flips, shifts) that evaluation used.
 
 Example:
     >>> import numpy as np, torch
@@ -25,7 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from knobwise.data import tabular_inputs
+from knobwise.config import TTAConfig
+from knobwise.data import predict_tta, tabular_inputs
 from knobwise.errors import ConfigError, DataError, RunError
 from knobwise.io import to_json, write_csv
 from knobwise.run._inputs import InputBatch, Inputs, load_inputs
@@ -170,6 +172,7 @@ def predict(
     device: str | torch.device | None = None,
     batch_size: int = 256,
     resize: bool = False,
+    tta: TTAConfig | None = None,
 ) -> Prediction:
     """Class probabilities of ``inputs`` under a trained ``model`` and its ``model.json`` ``meta``.
 
@@ -179,6 +182,8 @@ def predict(
     ``device``: where to compute (the model is moved there); by default the model's own device.
     ``top``: the classes listed per image by the result's rows.
     ``resize``: resize image files to the model's size instead of refusing other sizes.
+    ``tta``: test-time augmentation (a run's ``evaluate.tta``): the mean probability over the
+    views of each normalized image, as evaluation computes it; images only.
     Bad input raises :class:`~knobwise.errors.DataError` (one line naming the file).
     """
     class_names, input_shape = _classes(meta)
@@ -186,25 +191,31 @@ def predict(
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     data_meta = meta.get("data") or {}
-    net: torch.nn.Module
     if data_meta.get("tabular"):  # records: the fitted attribute encoding includes the normalization
+        if tta is not None:
+            raise ConfigError("evaluate.tta applies to images; this run was trained on tabular data")
         batch = _records(inputs, data_meta)
-        net = model
+        normalize: torch.nn.Module = torch.nn.Identity()
     else:
         normalizer = normalizer_of(meta)
         # pixel_max 1: trained on float arrays used as given, so float inputs are not held to [0, 1].
         batch = load_inputs(inputs, input_shape, resize=resize, unit_range=normalizer.pixel_max != 1.0)
-        net = NormalizedModel(model, normalizer)
+        normalize = NormalizedModel(torch.nn.Identity(), normalizer)
     if device is not None:
         model.to(torch.device(device))
     on = model_device(model)
+    normalize.to(on)
     was_training = model.training
     model.eval()
     try:
-        parts = [
-            torch.softmax(net(batch.x[i : i + batch_size].to(on)).float(), 1).cpu()
-            for i in range(0, len(batch), batch_size)
-        ]
+        parts = []
+        for i in range(0, len(batch), batch_size):
+            x = normalize(batch.x[i : i + batch_size].to(on))
+            if tta is None:
+                p = torch.softmax(model(x).float(), 1)
+            else:  # log of the view-averaged probabilities, as evaluation computes them
+                p = torch.softmax(predict_tta(model, x, tta, normalizer), 1)
+            parts.append(p.cpu())
     finally:
         model.train(was_training)
     proba = torch.cat(parts).numpy() if parts else np.zeros((0, len(class_names)), dtype=np.float32)

@@ -19,6 +19,7 @@ from typing import Any
 
 from knobwise.errors import KnobwiseError, RunError
 from knobwise.io import atomic_write_json, read_json
+from knobwise.metrics import check_objective
 
 __all__ = ["record_latency"]
 
@@ -32,8 +33,6 @@ def record_latency(root: str | Path, latency: dict[str, Any], evaluate: Any = No
     metrics = read_json(path)
     metrics["latency"] = latency
     if evaluate is not None:
-        from knobwise.metrics import check_objective  # torch: only when an objective is re-checked
-
         try:
             metrics["objective"] = check_objective(
                 metrics, evaluate.metric, evaluate.constraints, evaluate.direction

@@ -275,7 +275,8 @@ class BaseRun:
     ) -> Prediction:
         """Classify images: files, folders, ``.npz`` arrays (key ``x``), or arrays/tensors (uint8
         0-255 or floats in [0, 1]), decoded and normalized as in training, batched on the run's
-        device. ``resize`` scales other sizes to the model's input instead of refusing them.
+        device. ``resize`` scales other sizes to the model's input instead of refusing them. The
+        run's ``evaluate.tta`` applies as in evaluation (the probabilities average its views).
         An ensemble run predicts with each member and combines their probabilities by its vote
         (``proba`` is their mean, the class is the vote's)."""
         if self.is_ensemble:
@@ -285,7 +286,14 @@ class BaseRun:
             chosen, proba = vote(np.stack([p.proba for p in parts]), how)
             return Prediction(ids=parts[0].ids, proba=proba, class_names=self.classes, top=top, chosen=chosen)
         return predict(
-            self.model, self.meta, inputs, top=top, device=self.device, batch_size=batch_size, resize=resize
+            self.model,
+            self.meta,
+            inputs,
+            top=top,
+            device=self.device,
+            batch_size=batch_size,
+            resize=resize,
+            tta=self.config.evaluate.tta,
         )
 
     def export(self, path: str | Path, format: str | None = None, *, check_images: int = 64) -> ExportResult:

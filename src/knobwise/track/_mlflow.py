@@ -67,7 +67,8 @@ def resolve_uri(uri: str | None) -> str:
 def mlflow_client(uri: str) -> MlflowClient:
     """A client for ``uri``. MLflow's own log lines (database creation, SQL tracebacks) stay out of
     the console: a failure becomes the tracker's one warning line instead."""
-    from mlflow import MlflowClient  # configures MLflow's loggers on first import
+    # lazy: mlflow is optional and slow to import; it also configures its loggers on first import
+    from mlflow import MlflowClient
 
     logging.getLogger("mlflow").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -76,6 +77,7 @@ def mlflow_client(uri: str) -> MlflowClient:
 
 def experiment_id(client: MlflowClient, name: str, uri: str) -> str:
     """The id of experiment ``name``, created when missing (another process may win the race)."""
+    # lazy: mlflow is an optional tracker
     from mlflow.exceptions import MlflowException
 
     exp = client.get_experiment_by_name(name)
@@ -102,6 +104,7 @@ def _param_value(value: Any) -> str:
 
 def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
     """Parameters in batches of MLflow's maximum size."""
+    # lazy: mlflow is an optional tracker
     from mlflow.entities import Param
 
     items = [Param(k, _param_value(v)) for k, v in params.items()]
@@ -111,6 +114,7 @@ def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> 
 
 def log_metrics(client: MlflowClient, run_id: str, values: Mapping[str, float], step: int) -> None:
     """Metrics at ``step`` in batches of MLflow's maximum size."""
+    # lazy: mlflow is an optional tracker
     from mlflow.entities import Metric
 
     stamp = int(time.time() * 1000)
@@ -121,6 +125,7 @@ def log_metrics(client: MlflowClient, run_id: str, values: Mapping[str, float], 
 
 def log_series(client: MlflowClient, run_id: str, key: str, values: Mapping[int, float]) -> None:
     """One metric at several steps (``{step: value}``), in one call."""
+    # lazy: mlflow is an optional tracker
     from mlflow.entities import Metric
 
     stamp = int(time.time() * 1000)

@@ -26,6 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from knobwise.config import TrackConfig
 from knobwise.track._base import TrackContext, Tracker
+from knobwise.track._mlflow import (
+    experiment_id,
+    log_metrics,
+    log_params,
+    log_series,
+    mlflow_client,
+    resolve_uri,
+)
+from knobwise.track._tensorboard import tensorboard_dir, write_hparams
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -79,8 +88,6 @@ class StudyTracking:
 
     # -- the parent run (main process) -----------------------------------------------------------
     def _mlflow(self) -> MlflowClient:
-        from knobwise.track._mlflow import mlflow_client, resolve_uri
-
         if self._client is None:
             assert self.track.mlflow is not None
             self._client = mlflow_client(
@@ -96,8 +103,6 @@ class StudyTracking:
         return self.state
 
     def _start(self, params: Mapping[str, Any], files: Sequence[Path]) -> None:
-        from knobwise.track._mlflow import experiment_id, log_params, resolve_uri
-
         assert self.track.mlflow is not None
         client = self._mlflow()
         if self.state.get("parent_run_id"):
@@ -119,8 +124,6 @@ class StudyTracking:
             self._guard.guard("closing the study's parent run", self._finish, best_value, files, status)
 
     def _finish(self, best_value: float | None, files: Sequence[Path], status: str) -> None:
-        from knobwise.track._mlflow import log_metrics
-
         client, run_id = self._mlflow(), self.state["parent_run_id"]
         if best_value is not None:
             log_metrics(client, run_id, {"best_value": best_value}, 0)
@@ -143,8 +146,6 @@ class StudyTracking:
         return TrackContext(mlflow_run_id=run_id, tensorboard_name=tb_name, tags=tags)
 
     def _begin(self, number: int, params: Mapping[str, Any], run_dir: Path) -> str:
-        from knobwise.track._mlflow import log_params
-
         client = self._mlflow()
         tags = {
             "mlflow.parentRunId": self.state["parent_run_id"],
@@ -183,8 +184,6 @@ class StudyTracking:
             )
         # A trial refused as bad input has no run folder: no hparams folder is made in its place.
         if self.track.tensorboard is not None and (self.track.tensorboard.dir or run_dir.is_dir()):
-            from knobwise.track._tensorboard import tensorboard_dir, write_hparams
-
             tb = Tracker(self.log)
             tb.name = "tensorboard"
             log_dir = tensorboard_dir(self.track.tensorboard, run_dir, context.tensorboard_name)
@@ -206,8 +205,6 @@ class StudyTracking:
         objectives: Mapping[str, float],
         intermediate: Mapping[int, float],
     ) -> None:
-        from knobwise.track._mlflow import log_metrics, log_series
-
         client = self._mlflow()
         log_series(client, run_id, "intermediate_value", intermediate)
         if objectives:

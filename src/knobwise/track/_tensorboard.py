@@ -50,6 +50,7 @@ def tensorboard_dir(cfg: TensorBoardConfig, run_root: Path, name: str | None = N
 
 
 def _png(path: Path) -> np.ndarray:
+    # lazy: Pillow loads only when a figure file is logged
     from PIL import Image
 
     with Image.open(path) as im:
@@ -74,6 +75,7 @@ class TensorBoardTracker(Tracker):
         self.guard(f"opening {self.log_dir}", self._open, trainer)
 
     def _open(self, trainer: Trainer) -> None:
+        # lazy: tensorboard is an optional tracker and slow to import
         from torch.utils.tensorboard import SummaryWriter
 
         purge = trainer.epoch + 1 if trainer.epoch else None
@@ -147,6 +149,7 @@ def write_hparams(
 
     ``status`` is ``success``, ``failure`` or ``unknown`` (a pruned trial ended early on purpose).
     """
+    # lazy: tensorboard is an optional tracker and slow to import
     from tensorboard.plugins.hparams import api_pb2
     from torch.utils.tensorboard import SummaryWriter
     from torch.utils.tensorboard.summary import hparams
@@ -163,6 +166,7 @@ def write_hparams(
 
 
 def _session_end(status: int) -> bytes:
+    # lazy: tensorboard is an optional tracker
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     data = plugin_data_pb2.HParamsPluginData(

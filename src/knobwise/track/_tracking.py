@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from knobwise.config import ExperimentConfig, TrackConfig, config_to_yaml
 from knobwise.io import append_line, atomic_write_json, read_json
 from knobwise.track._base import TrackContext, Tracker, require
+from knobwise.track._mlflow import MlflowTracker, resolve_uri
+from knobwise.track._tensorboard import TensorBoardTracker, tensorboard_dir
 from knobwise.train import Callback
 
 if TYPE_CHECKING:
@@ -101,15 +103,11 @@ def open_tracking(
     state: dict[str, Any] = read_json(state_path) if resuming and state_path.is_file() else {}
     trackers: list[Tracker] = []
     if track.tensorboard is not None:
-        from knobwise.track._tensorboard import TensorBoardTracker, tensorboard_dir
-
         name = context.tensorboard_name if context is not None else None
         log_dir = tensorboard_dir(track.tensorboard, root, name)
         state["tensorboard"] = {"dir": str(log_dir)}
         trackers.append(TensorBoardTracker(track.tensorboard, log_dir, config_to_yaml(cfg), log))
     if track.mlflow is not None:
-        from knobwise.track._mlflow import MlflowTracker, resolve_uri
-
         saved = state.get("mlflow", {})
         same_store = saved.get("tracking_uri") == resolve_uri(track.mlflow.tracking_uri)
 

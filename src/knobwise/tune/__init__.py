@@ -16,7 +16,9 @@ Example:
 from knobwise.tune._data_cache import DataCache
 from knobwise.tune._ensemble import average_probabilities, ensemble_top_k
 from knobwise.tune._objective import Objective, Objectives, TrialFailed, train_trial, trial_dir
+from knobwise.tune._options import StudyOptions
 from knobwise.tune._output import best_trials, importances, live_table, write_results
+from knobwise.tune._paths import STORAGE_ENV, StudyPaths, is_masked, mask_url, resolve_storage
 from knobwise.tune._pruners import PRUNERS, create_pruner, list_pruners, register_pruner
 from knobwise.tune._refine import best_params_of_round, narrow
 from knobwise.tune._rows import is_study_dir, load_study_rows
@@ -30,7 +32,7 @@ from knobwise.tune._space import (
     load_space,
     parse_space,
 )
-from knobwise.tune._study import StudySettings, mask_url, open_storage, read_settings, storage_url
+from knobwise.tune._study import StudySettings, open_storage, read_settings
 from knobwise.tune._workers import recover_interrupted, run_worker, spawn_workers, supervise_workers
 
 __all__ = [
@@ -40,7 +42,10 @@ __all__ = [
     "PRUNERS",
     "Param",
     "SAMPLERS",
+    "STORAGE_ENV",
     "SearchSpace",
+    "StudyOptions",
+    "StudyPaths",
     "StudySettings",
     "TrialFailed",
     "TuneRequest",
@@ -53,6 +58,7 @@ __all__ = [
     "create_sampler",
     "ensemble_top_k",
     "importances",
+    "is_masked",
     "is_study_dir",
     "list_pruners",
     "list_samplers",
@@ -67,12 +73,12 @@ __all__ = [
     "prepare_study",
     "read_settings",
     "recover_interrupted",
+    "resolve_storage",
     "register_pruner",
     "register_sampler",
     "run_study",
     "run_worker",
     "spawn_workers",
-    "storage_url",
     "supervise_workers",
     "train_trial",
     "trial_dir",

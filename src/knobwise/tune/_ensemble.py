@@ -22,6 +22,7 @@ from knobwise.metrics import split_metrics
 from knobwise.run import BaseRun
 from knobwise.train import predict_logits
 from knobwise.tune._output import best_trials
+from knobwise.tune._paths import resolve_storage
 from knobwise.tune._study import load_optuna_study, open_storage, read_settings, write_settings
 
 __all__ = ["average_probabilities", "ensemble_top_k"]
@@ -38,7 +39,9 @@ def ensemble_top_k(study_dir: str | Path, k: int, url: str | None = None) -> dic
     if k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {k}")
     settings = read_settings(Path(study_dir))
-    study = load_optuna_study(open_storage(url or settings.storage, None, None), settings.name)
+    study = load_optuna_study(
+        open_storage(resolve_storage(url, study_dir, settings.storage), None, None), settings.name
+    )
     best = best_trials(study, k)
     if not best:
         raise RunError(f"{study_dir}: the study has no complete trial to build an ensemble from")

@@ -47,6 +47,7 @@ from knobwise.track import StudyTracking, TrackContext
 from knobwise.train import Callback, Trainer
 from knobwise.tune._attrs import set_user_attrs
 from knobwise.tune._data_cache import DataCache
+from knobwise.tune._paths import StudyPaths
 from knobwise.tune._space import config_with
 
 __all__ = ["Objective", "Objectives", "TrialFailed", "train_trial", "trial_dir", "WITHHELD"]
@@ -61,7 +62,7 @@ class TrialFailed(Exception):
 
 def trial_dir(study_dir: Path, number: int) -> Path:
     """``<study>/trials/NNNN``: the run directory of trial ``number``."""
-    return study_dir / "trials" / f"{number:04d}"
+    return StudyPaths(study_dir).trial(number)
 
 
 @dataclass(frozen=True)

@@ -97,10 +97,10 @@ def write_best_config(settings: StudySettings, best: FrozenTrial | None) -> None
     """``best_config.yaml``: the base config with the best trial's parameters, ready to train."""
     if best is None:
         return
-    base = read_yaml(settings.dir / "config.yaml")
+    base = read_yaml(settings.paths.config)
     cfg = config_from_dict(config_with(base, dict(best.params)))
     header = f"# best trial {best.number} of study {settings.name} ({fmt_value(best.values)})\n"
-    atomic_write_text(settings.dir / "best_config.yaml", header + config_to_yaml(cfg))
+    atomic_write_text(settings.paths.best_config, header + config_to_yaml(cfg))
 
 
 def write_results(

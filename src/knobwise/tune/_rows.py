@@ -15,15 +15,15 @@ from optuna.trial import TrialState
 
 from knobwise.errors import RunError
 from knobwise.select import flatten, register_table_loader
-from knobwise.tune._study import STUDY_JSON, load_optuna_study, open_storage, read_settings
-from knobwise.tune._workers import STORAGE_ENV
+from knobwise.tune._paths import STORAGE_ENV, StudyPaths, is_masked, resolve_storage
+from knobwise.tune._study import load_optuna_study, open_storage, read_settings
 
 __all__ = ["load_study_rows", "is_study_dir"]
 
 
 def is_study_dir(path: Path) -> bool:
     """Whether ``path`` is a study directory (it holds ``study.json``)."""
-    return path.is_dir() and (path / STUDY_JSON).is_file()
+    return path.is_dir() and StudyPaths(path).exists()
 
 
 def _row(t: optuna.trial.FrozenTrial, objectives: list[str]) -> dict[str, Any]:
@@ -49,10 +49,8 @@ def load_study_rows(study_dir: str | Path) -> list[dict[str, Any]]:
     """
     root = Path(study_dir)
     settings = read_settings(root)
-    import os
-
-    url = os.environ.get(STORAGE_ENV) or settings.storage
-    if "***" in url:
+    url = resolve_storage(None, root, settings.storage)
+    if is_masked(url):
         raise RunError(f"{root}: the study's storage needs a password; set ${STORAGE_ENV} to its URL")
     study = load_optuna_study(open_storage(url, None, None), settings.name)
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

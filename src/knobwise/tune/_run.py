@@ -9,16 +9,16 @@ Example:
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import optuna
+import yaml
 from rich.console import Console
 from rich.live import Live
 
@@ -35,7 +35,9 @@ from knobwise.objective import (
 from knobwise.track import StudyTracking, check_tracking, study_tracking
 from knobwise.tune._cores import cap_workers
 from knobwise.tune._join import settings_changes
+from knobwise.tune._options import MISSING, StudyOptions, option
 from knobwise.tune._output import live_table, write_results
+from knobwise.tune._paths import StudyPaths, is_masked, mask_url, resolve_storage
 from knobwise.tune._pruners import PRUNERS
 from knobwise.tune._refine import best_params_of_round, narrow
 from knobwise.tune._samplers import create_sampler
@@ -44,42 +46,45 @@ from knobwise.tune._study import (
     StudySettings,
     create_optuna_study,
     load_optuna_study,
-    mask_url,
     open_storage,
     read_settings,
-    storage_url,
     write_settings,
 )
-from knobwise.tune._workers import STORAGE_ENV, open_study, recover_interrupted, run_worker, supervise_workers
+from knobwise.tune._workers import open_study, recover_interrupted, run_worker, supervise_workers
 
-__all__ = ["TuneRequest", "run_study", "prepare_study", "parse_objectives", "study_dir_of"]
+__all__ = ["TuneRequest", "run_study", "prepare_study", "parse_objectives"]
 
 
 @dataclass
-class TuneRequest:
-    """The options of ``knobwise tune`` (see the CLI for their meaning)."""
+class TuneRequest(StudyOptions):
+    """One ``knobwise tune`` (or ``kw.tune``): the study's settings (:class:`StudyOptions`) and
+    this invocation's. Each field is also the CLI option of the same name (``--pruner-startup``)."""
 
-    config: str | None
-    space: str | None
-    sampler: str = "tpe"
-    pruner: str = "none"
-    trials: int | None = None
-    timeout: float | None = None
-    workers: int = 1
-    storage: str | None = None
-    study: str | None = None
-    out: str | None = None
-    resume: bool = False
-    objectives: list[str] = field(default_factory=list)
-    refine: int = 1
-    seed: int | None = None
-    heartbeat: int = 10
-    grace: int = 30
-    pruner_startup: int = 3
-    pruner_warmup: int = 0
-    overrides: list[str] = field(default_factory=list)
-    quiet: bool = False
-    population: int = 1
+    config: str | None = option(
+        MISSING, "experiment YAML (default: the quickstart)", flags=("config",), nargs="?"
+    )
+    space: str | None = option(
+        MISSING, "search-space YAML: {config.path: {type, low, high, log, step, choices, when}}"
+    )
+    trials: int | None = option(None, "trials per round (default 20; grid: the grid size)", type=int)
+    workers: int = option(1, "worker processes on this machine (default 1)", type=int)
+    storage: str | None = option(
+        None, "SQLAlchemy URL (postgresql+psycopg2://...) or journal:PATH (default: SQLite)"
+    )
+    study: str | None = option(None, "study name (default: <config>-<space>); the folder is studies/NAME")
+    out: str | None = option(None, "study folder (default studies/NAME)")
+    resume: bool = option(False, "continue the study after an interruption")
+    objectives: list[str] = option(
+        help="several objectives (Pareto front), e.g. accuracy:max latency_ms:min",
+        factory=list,
+        nargs="+",
+        metavar="METRIC:max|min",
+    )
+    seed: int | None = option(None, "sampler seed (default: the config's seed)", type=int)
+    overrides: list[str] = option(
+        help="base config values as KEY=VALUE (the CLI's --set)", factory=list, cli=False
+    )
+    quiet: bool = option(False, "no live table", flags=("--quiet", "-q"))
 
 
 def parse_objectives(
@@ -102,15 +107,6 @@ def parse_objectives(
     return names, dirs
 
 
-def study_dir_of(req: TuneRequest, name: str | None = None) -> Path:
-    """``--out`` or ``studies/<name>``."""
-    if req.out:
-        return Path(req.out)
-    if not (name or req.study):
-        raise ConfigError("name the study: --study NAME or --out DIR")
-    return Path("studies") / str(name or req.study)
-
-
 def _check_request(req: TuneRequest) -> None:
     checks = [("--trials", req.trials), ("--workers", req.workers), ("--refine", req.refine)]
     checks += [("--heartbeat", req.heartbeat), ("--grace", req.grace), ("--population", req.population)]
@@ -124,14 +120,14 @@ def _check_request(req: TuneRequest) -> None:
 
 
 def _resume(req: TuneRequest) -> tuple[StudySettings, str]:
-    study_dir = study_dir_of(req)
-    if not (study_dir / "study.json").is_file():
+    paths = StudyPaths.of(req.study, req.out)
+    if not paths.exists():
         raise ConfigError(
-            f"--resume: no study in {study_dir} (study.json is missing); start it without --resume"
+            f"--resume: no study in {paths.root} (study.json is missing); start it without --resume"
         )
-    settings = read_settings(study_dir)
-    url = req.storage or os.environ.get(STORAGE_ENV) or settings.storage
-    if "***" in url:
+    settings = read_settings(paths.root)
+    url = resolve_storage(req.storage, paths.root, settings.storage)
+    if is_masked(url):
         raise ConfigError(f"--resume: the storage {url} needs its password: pass --storage URL")
     study = load_optuna_study(open_storage(url, settings.heartbeat, settings.grace), settings.name)
     recover_interrupted(study)
@@ -167,9 +163,11 @@ def prepare_study(req: TuneRequest) -> tuple[StudySettings, str]:
             "--refine narrows numeric ranges; the grid sampler has none (use random, tpe, qmc, ...)"
         )
     name = req.study or f"{Path(req.config).stem if req.config else 'quickstart'}-{Path(req.space).stem}"
-    study_dir = study_dir_of(req, name)
-    url = storage_url(req.storage, study_dir)
+    paths = StudyPaths.of(name, req.out)
+    study_dir = paths.root
+    url = resolve_storage(req.storage, study_dir)
     settings = StudySettings(
+        **{f.name: getattr(req, f.name) for f in fields(StudyOptions)},
         name=name,
         study_dir=str(study_dir),
         storage=mask_url(url),
@@ -177,21 +175,12 @@ def prepare_study(req: TuneRequest) -> tuple[StudySettings, str]:
         directions=directions,
         constraints=list(cfg.evaluate.constraints),
         metric=cfg.evaluate.metric,
-        sampler=req.sampler,
-        pruner=req.pruner,
         n_trials=n_trials,
-        timeout=req.timeout,
         seed=cfg.seed if req.seed is None else req.seed,
-        heartbeat=req.heartbeat,
-        grace=req.grace,
-        pruner_startup=req.pruner_startup,
-        pruner_warmup=req.pruner_warmup,
         epochs=cfg.train.epochs,
-        refine=req.refine,
-        population=req.population,
         rounds=[{"index": 0, "space": space.to_dict(), "n_trials": n_trials}],
     )
-    if (study_dir / "study.json").is_file():
+    if paths.exists():
         return _join(settings, url, base, space)
     created = not study_dir.exists()
     study_dir.mkdir(parents=True, exist_ok=True)
@@ -202,15 +191,13 @@ def prepare_study(req: TuneRequest) -> tuple[StudySettings, str]:
         if created:
             shutil.rmtree(study_dir, ignore_errors=True)  # nothing half-written
         raise
-    atomic_write_text(study_dir / "config.yaml", _yaml(base))
-    atomic_write_text(study_dir / "space.yaml", space.to_yaml())
+    atomic_write_text(paths.config, _yaml(base))
+    atomic_write_text(paths.space, space.to_yaml())
     write_settings(settings)
     return settings, url
 
 
 def _yaml(data: dict[str, Any]) -> str:
-    import yaml
-
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
@@ -219,7 +206,7 @@ def _join(
 ) -> tuple[StudySettings, str]:
     """The study directory exists: the same config and space join it (another worker or machine)."""
     old = read_settings(settings.dir)
-    same = read_yaml(settings.dir / "config.yaml") == base and old.rounds[0]["space"] == space.to_dict()
+    same = read_yaml(settings.paths.config) == base and old.rounds[0]["space"] == space.to_dict()
     if not same or old.name != settings.name:
         raise ConfigError(
             f"{settings.dir}: holds study {old.name!r} with a different config or space; "
@@ -289,14 +276,14 @@ def run_study(req: TuneRequest) -> dict[str, Any]:
         raise
     if tracking is not None:
         best = result["best_trials"][0] if result["best_trials"] else {}
-        files = [settings.dir / "study.json", settings.dir / "best_config.yaml"]
+        files = [settings.paths.study_json, settings.paths.best_config]
         tracking.finish(best.get("value"), files)
     return result
 
 
 def _start_tracking(settings: StudySettings) -> StudyTracking | None:
     """Open the study's MLflow parent run when the base config has a ``track:`` section."""
-    base = read_yaml(settings.dir / "config.yaml")
+    base = read_yaml(settings.paths.config)
     tracking = study_tracking(base, settings.dir, settings.name, settings.tracking, echo=True)
     if tracking is None:
         return None
@@ -314,7 +301,7 @@ def _start_tracking(settings: StudySettings) -> StudyTracking | None:
         )
     }
     params.update({f"space.{k}": v for k, v in settings.rounds[0]["space"].items()})
-    files = [settings.dir / "config.yaml", settings.dir / "space.yaml"]
+    files = [settings.paths.config, settings.paths.space]
     settings.tracking = tracking.start(params, files)
     write_settings(settings)
     return tracking
@@ -350,4 +337,4 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
 
 
 def read_settings_json(settings: StudySettings) -> dict[str, Any]:
-    return read_json(settings.dir / "study.json")
+    return read_json(settings.paths.study_json)

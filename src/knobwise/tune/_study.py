@@ -1,20 +1,16 @@
-"""Studies: the study directory, the storage (SQLite by default, any SQLAlchemy URL, a journal file),
-creating, joining and resuming a study, and the trial budget.
-
-Layout of ``studies/<name>/`` (or ``--out DIR``): ``study.json`` (settings and results, rewritten
-as trials finish), ``space.yaml``, ``config.yaml`` (the base config), ``best_config.yaml``,
-``study.db`` (the default SQLite storage) and ``trials/NNNN/`` (one run directory per trial).
+"""Studies: the settings in ``study.json``, opening the storage (SQLite by default, any SQLAlchemy
+URL, a journal file), creating, joining and resuming a study, and the trial budget. The folder's
+layout and the choice of storage URL are in :mod:`knobwise.tune._paths`.
 
 Example:
-    >>> storage_url(None, Path("studies/demo"))
-    'sqlite:///studies/demo/study.db'
-    >>> mask_url("postgresql+psycopg2://me:secret@db:5432/kw")
-    'postgresql+psycopg2://me:***@db:5432/kw'
+    >>> settings = StudySettings("demo", "studies/demo", "sqlite:///studies/demo/study.db",
+    ...                          ["accuracy"], ["maximize"], [], "accuracy")
+    >>> str(settings.paths.study_json)
+    'studies/demo/study.json'
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,11 +23,11 @@ from optuna.trial import TrialState
 
 from knobwise.errors import ConfigError
 from knobwise.io import atomic_write_json, read_json
+from knobwise.tune._options import StudyOptions
+from knobwise.tune._paths import StudyPaths, mask_url
 
 __all__ = [
     "StudySettings",
-    "storage_url",
-    "mask_url",
     "open_storage",
     "read_settings",
     "write_settings",
@@ -41,12 +37,11 @@ __all__ = [
     "counted_trials",
 ]
 
-STUDY_JSON = "study.json"
-
 
 @dataclass
-class StudySettings:
-    """Everything a worker (here or on another machine) needs to run trials of the study."""
+class StudySettings(StudyOptions):
+    """Everything a worker (here or on another machine) needs to run trials of the study: the
+    :class:`StudyOptions` it was started with, and what was derived from the config and space."""
 
     name: str
     study_dir: str
@@ -55,18 +50,9 @@ class StudySettings:
     directions: list[str]
     constraints: list[str]
     metric: str
-    sampler: str = "tpe"
-    pruner: str = "none"
     n_trials: int = 20
-    timeout: float | None = None
-    seed: int = 0
-    heartbeat: int = 10
-    grace: int = 30
-    pruner_startup: int = 3
-    pruner_warmup: int = 0
+    seed: int = 0  # the sampler seed (--seed, else the config's seed)
     epochs: int = 10
-    refine: int = 1
-    population: int = 1  # trials trained together per worker step (--population)
     rounds: list[dict[str, Any]] = field(default_factory=list)
     tracking: dict[str, Any] = field(default_factory=dict)  # the MLflow parent run (knobwise.track)
 
@@ -74,15 +60,9 @@ class StudySettings:
     def dir(self) -> Path:
         return Path(self.study_dir)
 
-
-def storage_url(storage: str | None, study_dir: Path) -> str:
-    """``--storage`` as given, else the SQLite file ``<study_dir>/study.db``."""
-    return storage or f"sqlite:///{study_dir / 'study.db'}"
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (safe to print and to save)."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    @property
+    def paths(self) -> StudyPaths:
+        return StudyPaths(self.dir)
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
@@ -105,6 +85,7 @@ def open_storage(url: str, heartbeat: int | None = 10, grace: int | None = 30) -
         if not path.parent.is_dir():
             raise ConfigError(f"--storage {url}: folder {path.parent} does not exist")
         return JournalStorage(JournalFileBackend(str(path)))
+    # lazy: sqlalchemy loads only for RDB storages, not for journal files
     import sqlalchemy.exc
 
     try:
@@ -124,9 +105,9 @@ def open_storage(url: str, heartbeat: int | None = 10, grace: int | None = 30) -
 
 def read_settings(study_dir: Path) -> StudySettings:
     """The settings saved in ``study_dir/study.json``."""
-    path = study_dir / STUDY_JSON
+    path = StudyPaths(study_dir).study_json
     if not path.is_file():
-        raise ConfigError(f"{study_dir}: no study here ({STUDY_JSON} is missing)")
+        raise ConfigError(f"{study_dir}: no study here ({path.name} is missing)")
     data = read_json(path)
     known = StudySettings.__dataclass_fields__
     return StudySettings(**{k: v for k, v in data.get("settings", {}).items() if k in known})
@@ -134,7 +115,7 @@ def read_settings(study_dir: Path) -> StudySettings:
 
 def write_settings(settings: StudySettings, extra: dict[str, Any] | None = None) -> None:
     """Write ``study.json`` atomically: the settings plus the result fields (``extra``)."""
-    path = settings.dir / STUDY_JSON
+    path = settings.paths.study_json
     data = read_json(path) if path.is_file() else {}
     data.update(
         name=settings.name,

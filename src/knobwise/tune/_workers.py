@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import optuna
+import torch
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
@@ -35,6 +36,7 @@ from knobwise.config import read_yaml
 from knobwise.track import study_tracking
 from knobwise.tune._data_cache import DataCache
 from knobwise.tune._objective import Objective, Objectives, TrialFailed
+from knobwise.tune._paths import STORAGE_ENV
 from knobwise.tune._population import run_population_trials
 from knobwise.tune._pruners import create_pruner
 from knobwise.tune._samplers import create_sampler
@@ -47,11 +49,7 @@ __all__ = [
     "supervise_workers",
     "recover_interrupted",
     "worker_seed",
-    "STORAGE_ENV",
 ]
-
-#: The real storage URL travels to worker processes in the environment (study.json masks passwords).
-STORAGE_ENV = "KNOBWISE_TUNE_STORAGE"
 
 #: This process's prepared data, shared by all the trials it runs (every round of a study too).
 _DATA = DataCache()
@@ -110,7 +108,7 @@ def build_objective(
 ) -> Objective:
     """The objective of the study's round ``round_index``."""
     space = parse_space(settings.rounds[round_index]["space"], f"round {round_index} space")
-    base = read_yaml(settings.dir / "config.yaml")
+    base = read_yaml(settings.paths.config)
     objectives = Objectives(
         tuple(settings.objectives), tuple(settings.directions), tuple(settings.constraints)
     )
@@ -164,7 +162,7 @@ def run_worker(
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are shown in knobwise's table
     round_index = len(settings.rounds) - 1
     study = open_study(settings, url, worker)
-    lock = _BudgetLock(settings.dir / ".budget.lock")
+    lock = _BudgetLock(settings.paths.budget_lock)
     objective = build_objective(settings, round_index, lock.release)
 
     def record(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -234,8 +232,6 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
 
 
 def _gpu_count() -> int:
-    import torch
-
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
