@@ -173,3 +173,21 @@ def test_head_of_other_classes_is_not_loaded(source_run: Path) -> None:
     report = apply_transfer(other, cfg, classes=[f"c{i}" for i in range(10)]).metadata["pretrained"]
     assert report["new"] == ["dense_1.linear.bias", "dense_1.linear.weight"]
     assert set(report["skipped"].values()) == {"head of the source's other classes"}
+
+
+def test_babysitting_a_new_lr_keeps_the_backbone_multiplier(
+    source_run: Path, five_digits: dict, tmp_path: Path
+) -> None:
+    """Resuming with another train.optimizer.lr moves both groups, the backbone still at 0.1x."""
+    from knobwise.run._train import _apply_knob_changes
+
+    ft = {"fine_tune": {"unfreeze_at_epoch": 1, "backbone_lr_mult": 0.1}, "schedule": {"name": "cosine"}}
+    path = _config(tmp_path, "ft", five_digits, {"pretrained": str(source_run)}, ft)
+    cfg = load_config(path)
+    data = prepare_data(cfg.data, seed=0)
+    trainer = Trainer(build_model(cfg.model, data.input_shape, data.num_classes), data, cfg.train, quiet=True)
+    changed = load_config(path, ["train.optimizer.lr=0.02"])
+    _apply_knob_changes(trainer, changed, ["train.optimizer.lr=0.02"])
+    head, body = trainer.optimizer.param_groups
+    assert head["lr"] == pytest.approx(0.02) and body["lr"] == pytest.approx(0.002)
+    assert trainer.schedule.scheduler.base_lrs == pytest.approx([0.02, 0.002])

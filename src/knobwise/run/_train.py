@@ -275,14 +275,19 @@ def _apply_knob_changes(trainer: Trainer, cfg: ExperimentConfig, keys: Sequence[
     change is logged and recorded in the next history row."""
     opt = cfg.train.optimizer
     changed = {k.split("=", 1)[0].strip().removeprefix("train.optimizer.") for k in keys}
-    for group in trainer.optimizer.param_groups:
-        for name in ("lr", "momentum", "weight_decay", "nesterov", "betas", "eps", "rho", "alpha"):
+    groups = trainer.optimizer.param_groups
+    # A new learning rate keeps each group's ratio to the first (the head): with train.fine_tune
+    # the backbone group stays at backbone_lr_mult times the head's rate.
+    first = groups[0].get("initial_lr", groups[0]["lr"])
+    ratios = [g.get("initial_lr", g["lr"]) / first if first else 1.0 for g in groups]
+    for group, ratio in zip(groups, ratios, strict=True):
+        for name in ("momentum", "weight_decay", "nesterov", "betas", "eps", "rho", "alpha"):
             if name in changed and name in group and getattr(opt, name) is not None:
                 group[name] = getattr(opt, name)
         if "lr" in changed:
-            group["initial_lr"] = opt.lr
+            group["lr"] = group["initial_lr"] = opt.lr * ratio
     sched = trainer.schedule.scheduler
     if "lr" in changed and sched is not None and hasattr(sched, "base_lrs"):
-        sched.base_lrs = [opt.lr for _ in sched.base_lrs]
+        sched.base_lrs = [opt.lr * ratio for ratio in ratios]
     trainer.note = "; ".join(keys)
     trainer.log(f"knob change at epoch {trainer.epoch}: " + ", ".join(keys))
