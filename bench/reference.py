@@ -224,8 +224,14 @@ def _markdown(rows: list[dict[str, Any]], host: str, note: str | None) -> str:
 def record(
     root: Path, json_path: Path | None, md_path: Path | None, note: str | None = None
 ) -> list[dict[str, Any]]:
-    """Records of every experiment found under ``root``, written as JSON and Markdown."""
-    rows = [r for name in REFERENCES if (r := record_one(name, root / name)) is not None]
+    """Records of every experiment found under ``root``, written as JSON and Markdown; an
+    experiment not under ``root`` keeps its row from the existing ``json_path`` (runs of one
+    ladder may live on different machines or in different sessions)."""
+    found = {name: r for name in REFERENCES if (r := record_one(name, root / name)) is not None}
+    if json_path is not None and json_path.is_file():
+        for old in json.loads(json_path.read_text()).get("results", []):
+            found.setdefault(old["name"], old)
+    rows = [found[name] for name in REFERENCES if name in found]
     hosts = sorted({r["machine"] for r in rows if r.get("machine")})
     host = "; ".join(hosts) if hosts else machine()
     for r in rows:
