@@ -13,29 +13,36 @@ _SPLIT_FLAGS = ("train_error", "train_dev_error", "dev_error", "test_error")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", nargs="?", help="a run directory (its metrics.json, history.csv and config.yaml)")
+    p.add_argument(
+        "run",
+        nargs="?",
+        metavar="RUN",
+        help="a run directory (its metrics.json, history.csv and config.yaml)",
+    )
     for flag, what in (
-        ("--human-error", "human-level error (proxy for Bayes error)"),
-        ("--bayes-error", "Bayes (optimal) error"),
+        ("--human-error", "human-level error (a proxy for the Bayes error)"),
+        ("--bayes-error", "the Bayes (optimal) error"),
         ("--train-error", "training error"),
         ("--train-dev-error", "train-dev error (same distribution as train, not trained on)"),
         ("--dev-error", "dev error"),
         ("--test-error", "test error"),
     ):
-        p.add_argument(flag, type=float, metavar="E", help=f"{what}, percent")
+        p.add_argument(flag, type=float, metavar="PERCENT", help=f"{what} in percent")
     p.add_argument(
         "--tolerance",
         type=float,
         default=1.0,
         metavar="PP",
-        help="a gap above this many percentage points is high (default 1)",
+        help="a gap above this many percentage points is high",
     )
     p.add_argument(
         "--boxes",
         metavar="FILE.csv",
-        help="RUN: object boxes id,x0,y0,x1,y1: warn when the model looks outside them",
+        help="object boxes id,x0,y0,x1,y1 (with RUN): warn when the model looks outside them",
     )
-    p.add_argument("--masks", metavar="DIR", help="RUN: object masks (one image per example id), as --boxes")
+    p.add_argument(
+        "--masks", metavar="DIR", help="object masks, one image per example id (with RUN), as --boxes"
+    )
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
 

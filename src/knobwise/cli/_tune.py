@@ -25,28 +25,41 @@ from knobwise.cli._common import add_overrides, print_json
 from knobwise.errors import ConfigError
 from knobwise.tune._ensemble import ensemble_top_k
 from knobwise.tune._output import fmt_value, write_results
+from knobwise.tune._pruners import PRUNERS
 from knobwise.tune._run import TuneRequest, run_study, study_dir_of
+from knobwise.tune._samplers import SAMPLERS
 from knobwise.tune._study import read_settings
 from knobwise.tune._workers import STORAGE_ENV, run_worker
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart)")
+    p.add_argument("config", nargs="?", metavar="CONFIG", help="experiment YAML (default: the quickstart)")
     p.add_argument(
-        "--space", help="search-space YAML: {config.path: {type, low, high, log, step, choices, when}}"
+        "--space",
+        metavar="FILE.yaml",
+        help="search space: {config.path: {type, low, high, log, step, choices, when}}",
+    )
+    p.add_argument("--sampler", default="tpe", metavar="NAME", help=" | ".join(SAMPLERS.names()))
+    p.add_argument("--pruner", default="none", metavar="NAME", help=" | ".join(PRUNERS.names()))
+    p.add_argument(
+        "--trials", type=int, metavar="N", help="trials per round (default: 20; grid: the grid size)"
     )
     p.add_argument(
-        "--sampler", default="tpe", help="grid | random | tpe | cmaes | nsga2 | gp | qmc (default tpe)"
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop starting trials after this long (default: no limit)",
     )
-    p.add_argument("--pruner", default="none", help="none | median | successive_halving | hyperband")
-    p.add_argument("--trials", type=int, help="trials per round (default 20; grid: the grid size)")
-    p.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
-    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes on this machine")
     p.add_argument(
-        "--storage", help="SQLAlchemy URL (postgresql+psycopg2://...) or journal:PATH (default: SQLite)"
+        "--storage",
+        metavar="URL",
+        help="SQLAlchemy URL (postgresql+psycopg2://...) or journal:PATH (default: SQLite, in the study)",
     )
-    p.add_argument("--study", help="study name (default: <config>-<space>); the folder is studies/NAME")
-    p.add_argument("--out", help="study folder (default studies/NAME)")
+    p.add_argument(
+        "--study", metavar="NAME", help="study name, its folder is studies/NAME (default: <config>-<space>)"
+    )
+    p.add_argument("--out", metavar="DIR", help="study folder (default: studies/NAME)")
     p.add_argument("--resume", action="store_true", help="continue the study after an interruption")
     p.add_argument(
         "--objectives",
@@ -58,22 +71,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--refine", type=int, default=1, metavar="R", help="coarse-to-fine: R rounds, each narrowing ranges"
     )
-    p.add_argument("--top-k", type=int, default=5, metavar="K", help="best trials to show (and to ensemble)")
+    p.add_argument("--top-k", type=int, default=5, metavar="K", help="best trials to show and to ensemble")
     p.add_argument(
         "--ensemble", action="store_true", help="evaluate the K best trials' models together on dev"
     )
-    p.add_argument("--seed", type=int, help="sampler seed (default: the config's seed)")
+    p.add_argument("--seed", type=int, metavar="N", help="sampler seed (default: the config's seed)")
     p.add_argument(
-        "--heartbeat", type=int, default=10, help="worker heartbeat interval in seconds (RDB storages)"
+        "--heartbeat",
+        type=int,
+        default=10,
+        metavar="SECONDS",
+        help="worker heartbeat interval for RDB storages",
     )
     p.add_argument(
-        "--grace", type=int, default=30, help="seconds without heartbeat before a trial is FAIL and retried"
+        "--grace",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="time without a heartbeat before a trial is failed and retried",
     )
     p.add_argument(
-        "--pruner-startup", type=int, default=3, help="median pruner: complete trials before pruning"
+        "--pruner-startup",
+        type=int,
+        default=3,
+        metavar="N",
+        help="median pruner: complete trials before pruning",
     )
     p.add_argument(
-        "--pruner-warmup", type=int, default=0, help="median pruner: epochs before a trial can be pruned"
+        "--pruner-warmup",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="median pruner: epochs before a trial can be pruned",
     )
     p.add_argument(
         "--population",
@@ -87,7 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--trial-reports",
         action="store_true",
-        help="also render each finished trial's HTML report (default: metrics and predictions only; "
+        help="also render each finished trial's HTML report (without it: metrics and predictions only; "
         "`knobwise report STUDY/trials/NNNN` renders one later)",
     )
     p.add_argument("--json", action="store_true", help="print study.json as JSON")
