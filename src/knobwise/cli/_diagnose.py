@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from knobwise.cli._common import print_json
-from knobwise.diagnose import GAP_KEYS, decompose, diagnose_run
+from knobwise.diagnose import GAP_KEYS, decompose, diagnose_run, error_words, problem_words
 from knobwise.errors import ConfigError
 
 _SPLIT_FLAGS = ("train_error", "train_dev_error", "dev_error", "test_error")
@@ -52,16 +52,16 @@ def _pp(v: float | None) -> str:
 
 def _print(d: dict[str, Any]) -> None:
     errs = {k: v for k, v in d["errors"].items() if v is not None}
-    print("errors (%): " + ", ".join(f"{k} {v:.2f}" for k, v in errs.items()))
+    print("errors (%): " + ", ".join(f"{error_words(k)} {v:.2f}" for k, v in errs.items()))
     for key in GAP_KEYS:
         if d[key] is not None:
             mark = "  HIGH" if key in d["high"] else ""
-            print(f"  {key.replace('_', ' '):<20} {_pp(d[key])}{mark}")
+            print(f"  {problem_words(key):<27} {_pp(d[key])}{mark}")
     print(f"verdict: {d['verdict']} (tolerance {d['tolerance']:g} pp)")
     for note in d["notes"]:
         print(f"note: {note}")
     if d["focus"]:
-        print(f"focus: {d['focus'].replace('_', ' ')}; knobs, in order:")
+        print(f"focus: {problem_words(d['focus'])}; knobs, in order:")
         for i, k in enumerate(d["knobs"], start=1):
             print(f"  {i}. {k['knob']}: {k['setting']}")
     for section in ("curves", "gradients"):
@@ -70,7 +70,7 @@ def _print(d: dict[str, Any]) -> None:
             first = f["knobs"][0] if f["knobs"] else None
             hint = f"; try {first['knob']}: {first['setting']}" if first else ""
             label = "learning curve" if section == "curves" else "gradients"
-            print(f"{label}: {f['problem']}{epoch}: {f['detail']}{hint}")
+            print(f"{label}: {problem_words(f['problem'])}{epoch}: {f['detail']}{hint}")
     sur = d.get("surroundings")
     if sur and sur.get("mean_inside") is not None:
         share = f"{100 * sur['mean_inside']:.0f}%"
