@@ -42,6 +42,8 @@ from knobwise.tune._samplers import create_sampler
 from knobwise.tune._space import SearchSpace, check_against_config, load_space, parse_space
 from knobwise.tune._study import (
     StudySettings,
+    budget_left,
+    counted_trials,
     create_optuna_study,
     load_optuna_study,
     mask_url,
@@ -327,6 +329,7 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
     workers, note = cap_workers(req.workers)
     if note:
         print(note, file=sys.stderr)
+    n_before = len(open_study(settings, url).get_trials(deepcopy=False))
     while True:
         r = len(settings.rounds) - 1
         worker_codes += _run_round(settings, url, workers, deadline, req.quiet)
@@ -339,14 +342,35 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
         nxt = narrow(space, best)
         settings.rounds.append({"index": r + 1, "space": nxt.to_dict(), "n_trials": settings.n_trials})
         write_settings(settings)
+    trials_run = len(study.get_trials(deepcopy=False)) - n_before
+    if trials_run == 0 and budget_left(study, settings.n_trials, len(settings.rounds) - 1) == 0:
+        print(nothing_left_note(settings, len(counted_trials(study))), file=sys.stderr)
     result = write_results(study, settings, with_importances=True)
     dead = [c for c in worker_codes if c != 0]
     return {
         **read_settings_json(settings),
         "worker_exit_codes": worker_codes,
         "workers_failed": len(dead),
+        "trials_run": trials_run,
         **result,
     }
+
+
+def nothing_left_note(settings: StudySettings, n_trials: int) -> str:
+    """The line ``tune`` prints when it joined a study whose budget was already spent.
+
+    >>> from knobwise.tune._study import StudySettings
+    >>> base = ("s1", "studies/s1", "sqlite://", ["accuracy"], ["maximize"], [], "accuracy")
+    >>> s = StudySettings(*base, n_trials=30)
+    >>> print(nothing_left_note(s, 30))
+    study 's1' already has its 30 trials: nothing was left to run (to add trials: --resume --trials N, N > 30)
+    """
+    per_round = " per round" if settings.refine > 1 else ""
+    return (
+        f"study {settings.name!r} already has its {n_trials} trial{'' if n_trials == 1 else 's'}: "
+        "nothing was left to run "
+        f"(to add trials: --resume --trials N, N > {settings.n_trials}{per_round})"
+    )
 
 
 def read_settings_json(settings: StudySettings) -> dict[str, Any]:
