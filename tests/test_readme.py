@@ -24,6 +24,9 @@ _FENCE = re.compile(r"^```(\w*)\s*$")
 _SKIP = re.compile(r"<!--\s*readme-test:\s*skip\b")
 #: Commands that train and take ``--set``.
 _TRAINING = ("train", "tune", "lr-find", "augment-preview")
+#: Examples of the quickstart's digits (of 1,797) a README command trains on: the same subset for
+#: every run, so runs/my-run, its label-issue file and the runs trained from it stay comparable.
+DIGITS_LIMIT = 600
 
 
 def shell_blocks(text: str) -> list[tuple[int, list[str], bool]]:
@@ -61,6 +64,12 @@ def shell_blocks(text: str) -> list[tuple[int, list[str], bool]]:
     return out
 
 
+def _on_digits(argv: list[str]) -> bool:
+    """The command trains on the quickstart's digits: no config given, or the quickstart's."""
+    config = next((a for a in argv[2:3] if not a.startswith("-")), None)
+    return config is None or Path(config).name == "quickstart.yaml"
+
+
 def fast(argv: list[str]) -> list[str]:
     """``argv`` with the fast settings the README documents appended."""
     command = argv[1] if len(argv) > 1 else ""
@@ -69,6 +78,10 @@ def fast(argv: list[str]) -> list[str]:
         out += ["--set", "train.epochs=1"]
         if any("mnist" in a for a in argv):
             out += ["--set", "data.limit=300", "--set", "data.test_limit=100"]
+        elif _on_digits(argv):
+            out += ["--set", f"data.limit={DIGITS_LIMIT}"]
+    if command == "train" and "--population" in out:
+        out[out.index("--population") + 1] = "2"
     if command == "tune" and "--resume" not in argv and "--ensemble" not in argv:
         out += ["--trials", "2"]
         if "--refine" in out:
@@ -89,6 +102,12 @@ def test_shell_blocks_parse() -> None:
         "knobwise", "tune", "c.yaml", "--refine", "2", "--set", "train.epochs=1", "--trials", "2",
     ]  # fmt: skip
     assert fast(["knobwise", "train", "--resume", "runs/r"]) == ["knobwise", "train", "--resume", "runs/r"]
+    assert fast(["knobwise", "train", "examples/quickstart.yaml", "--population", "5"]) == [
+        "knobwise", "train", "examples/quickstart.yaml", "--population", "2",
+        "--set", "train.epochs=1", "--set", f"data.limit={DIGITS_LIMIT}",
+    ]  # fmt: skip
+    assert fast(["knobwise", "train"])[-1] == f"data.limit={DIGITS_LIMIT}"
+    assert fast(["knobwise", "train", "examples/breast_cancer_mlp.yaml"])[-1] == "train.epochs=1"
 
 
 def test_every_readme_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from knobwise.cli import main
+
+#: A snake_case identifier that is not part of a config path (``evaluate.human_error``).
+_IDENTIFIER = r"(?<![.\w])[a-z]+_[a-z_]+\b"
 
 KEYS = {
     "avoidable_bias",
@@ -91,3 +95,19 @@ def test_bad_input_exits_2_with_one_line(
     assert main(["diagnose", *argv]) == 2
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
+
+
+def test_terminal_output_names_problems_in_words(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--human-error", "0.5", "--train-error", "1", "--train-dev-error", "1.2"]
+    assert main(["diagnose", *argv, "--dev-error", "1.5", "--test-error", "9"]) == 0
+    text = capsys.readouterr().out
+    assert "errors (%): train 1.00, train-dev 1.20, dev 1.50, test 9.00, human-level 0.50" in text
+    assert "verdict: overfitting to the dev set" in text
+    assert "focus: overfitting to the dev set; knobs, in order:" in text
+    assert "  overfitting to the dev set  +7.50 pp  HIGH" in text
+    # Only the knobs' settings name config keys; the rest reads as words.
+    prose = [ln for ln in text.splitlines() if not ln.lstrip()[:3].rstrip(".").isdigit()]
+    assert not [ln for ln in prose if re.search(_IDENTIFIER, ln)], prose
+    d = _json(capsys, ["diagnose", *argv, "--dev-error", "1.5", "--test-error", "9", "--json"])
+    assert d["focus"] == "overfitting_to_dev" and d["high"] == ["overfitting_to_dev"]  # machine keys
+    assert set(d["errors"]) == {"train", "train_dev", "dev", "test", "human", "bayes"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,19 @@ def test_json_output_and_overrides(tmp_path: Path, capsys: pytest.CaptureFixture
         "lr": 0.05,
         "momentum": 0.9,
     }
+    # log.txt's epoch lines are for reading (4 significant digits, time to 0.1 s); history.csv
+    # keeps every digit.
+    epochs = [ln for ln in (out / "log.txt").read_text().splitlines() if ln.startswith("epoch ")]
+    assert len(epochs) == 2
+    rows = list(csv.DictReader((out / "history.csv").open()))
+    loss = float(rows[0]["loss"])
+    assert f"loss={loss:.4g}," in epochs[0] and rows[0]["loss"] != f"{loss:.4g}"
+    for field in epochs[0].split(": ", 1)[1].split(", "):
+        key, value = field.split("=")
+        if key == "time":
+            assert re.fullmatch(r"\d+\.\ds", value), field
+        else:
+            assert len(value.replace("0.", "").replace(".", "").lstrip("0")) <= 4 or "e" in value, field
 
 
 def test_layer_list_config_trains(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from knobwise.errors import ConfigError
         (
             {"train": 1.0, "dev": 1.5, "test": 5.0, "human": 0.5},
             ["overfitting_to_dev"],
-            "overfitting to dev",
+            "overfitting to the dev set",
             "overfitting_to_dev",
         ),
         ({"train": 3.0, "dev": 3.5, "bayes": 0.5}, ["bias"], "high bias", "bias"),

@@ -3,10 +3,13 @@ the old study and run its settings, or nothing); --workers above the core count 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from tune_helpers import tiny_args
 
+from knobwise.cli import main
 from knobwise.errors import ConfigError
 from knobwise.tune._cores import cap_workers, usable_cores
 from knobwise.tune._run import TuneRequest, prepare_study
@@ -37,3 +40,21 @@ def test_workers_capped_at_the_core_count() -> None:
     n, note = cap_workers(cores + 2)
     assert n == cores
     assert note is not None and f"--workers {cores + 2} is more than the {cores} CPU core(s)" in note
+
+
+def test_rerun_of_a_finished_study_says_nothing_was_left(
+    tmp_path: Path, lr_space: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["tune", "--space", lr_space, "--out", str(tmp_path / "s"), "--sampler", "random", "--trials", "1"]
+    argv += ["-q", "--json", *tiny_args("train.epochs=1")]
+    assert main(argv) == 0
+    first = capsys.readouterr()
+    assert json.loads(first.out)["trials_run"] == 1 and "nothing was left" not in first.err
+    assert main(argv) == 0  # the identical command again: it joins the finished study
+    again = capsys.readouterr()
+    assert json.loads(again.out)["trials_run"] == 0
+    note = "already has its 1 trial: nothing was left to run (to add trials: --resume --trials N, N > 1)"
+    lines = [ln for ln in again.err.splitlines() if "nothing was left" in ln]
+    assert lines == [f"study 'quickstart-space' {note}"]
+    assert main(["tune", "--out", str(tmp_path / "s"), "--resume", "-q"]) == 0
+    assert note in capsys.readouterr().err

@@ -22,64 +22,58 @@ from collections.abc import Sequence
 from knobwise import __version__
 from knobwise.errors import KnobwiseError
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "build_parser", "HelpFormatter", "shows_default"]
 
-#: name -> (module, one-line help), in the order ``knobwise --help`` lists them.
+#: name -> (module, one-line help), in the order ``knobwise --help`` lists them. The help is an
+#: imperative phrase (lower-case, no full stop) short enough for one line at 80 columns.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": (
-        "knobwise.cli._train",
-        "train a model from a YAML config (no config: the built-in digits quickstart) into a run directory",
-    ),
-    "evaluate": (
-        "knobwise.cli._evaluate",
-        "recompute a trained run's metrics, confusion matrix and (with --latency) its classification time",
-    ),
-    "diagnose": (
-        "knobwise.cli._diagnose",
-        "bias/variance/mismatch analysis of a run (or of given errors) and the knobs to turn, in order",
-    ),
-    "errors": (
-        "knobwise.cli._errors_command",
-        "error analysis: per-class errors, top confusions, low-confidence and likely-mislabeled examples",
-    ),
-    "predict": (
-        "knobwise.cli._predict",
-        "classify image files, folders or .npz arrays with a trained run: class, probability, top-k",
-    ),
-    "export": (
-        "knobwise.cli._export",
-        "export a trained run to ONNX or TorchScript (normalization inside), verified by running the file",
-    ),
-    "explain": (
-        "knobwise.cli._explain",
-        "what the network looks at: attribution maps (Grad-CAM, saliency, integrated gradients, occlusion)",
-    ),
-    "lr-find": (
-        "knobwise.cli._lr_find",
-        "learning-rate range test: loss vs. an exponentially rising rate, a plot and a suggested rate",
-    ),
-    "select": (
-        "knobwise.cli._select",
-        "choose the best candidate (table rows, runs, a study) by one metric subject to constraints",
-    ),
-    "summary": ("knobwise.cli._summary", "show a model's layers: output shapes, parameters, size and depth"),
+    "train": ("knobwise.cli._train", "train a model from a YAML config into a run directory"),
+    "evaluate": ("knobwise.cli._evaluate", "recompute a run's metrics, confusion matrix and latency"),
+    "diagnose": ("knobwise.cli._diagnose", "diagnose a run's bias and variance and list knobs to turn"),
+    "errors": ("knobwise.cli._errors_command", "analyze a run's errors and find suspected label issues"),
+    "predict": ("knobwise.cli._predict", "classify image files, folders or .npz arrays with a run"),
+    "export": ("knobwise.cli._export", "export a run to ONNX or TorchScript and verify the file"),
+    "explain": ("knobwise.cli._explain", "show what the network looks at (attribution maps)"),
+    "lr-find": ("knobwise.cli._lr_find", "run a learning-rate range test and suggest a rate"),
+    "select": ("knobwise.cli._select", "choose the best candidate by one metric under constraints"),
+    "summary": ("knobwise.cli._summary", "show a model's layers, output shapes and parameters"),
     "augment-preview": (
         "knobwise.cli._augment_preview",
-        "save a grid of training images beside their augmented versions (data.augment)",
+        "draw training images beside their augmented versions",
     ),
-    "tune": (
-        "knobwise.cli._tune",
-        "hyperparameter search over a space of config values (Optuna): samplers, pruning, parallel workers",
-    ),
-    "report": (
-        "knobwise.cli._report",
-        "build the HTML report of a run or a study, or compare several runs side by side",
-    ),
-    "ensemble": (
-        "knobwise.cli._ensemble",
-        "combine trained runs into an ensemble run (plurality or mean vote) and evaluate it",
-    ),
+    "tune": ("knobwise.cli._tune", "search hyperparameters over a space of config values"),
+    "report": ("knobwise.cli._report", "build the HTML report of a run or a study, or compare runs"),
+    "ensemble": ("knobwise.cli._ensemble", "combine trained runs into an ensemble run and evaluate it"),
 }
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """One style for every ``--help``: an option that takes a value and has a default ends its help
+    with ``(default: VALUE)``; flags, repeatable options (default ``[]``) and options whose default
+    is ``None`` (their help says in words what happens without them) are left as written.
+
+    >>> p = argparse.ArgumentParser(prog="x", formatter_class=HelpFormatter)
+    >>> _ = p.add_argument("--n", type=int, default=16, metavar="N", help="how many examples")
+    >>> "how many examples (default: 16)" in p.format_help()
+    True
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text and shows_default(action) and "(default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def shows_default(action: argparse.Action) -> bool:
+    """Whether ``--help`` states ``action``'s default as ``(default: VALUE)``: an option that
+    takes a value and has a default other than ``None`` or ``[]``."""
+    return (
+        bool(action.option_strings)
+        and action.nargs != 0
+        and action.default not in (None, argparse.SUPPRESS)
+        and action.default != []
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,11 +86,21 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser with every command listed; the arguments of the commands in ``only`` (default:
     all) are added, which imports their modules."""
-    parser = _Parser(prog="knobwise", description="Train, measure, diagnose and tune image classifiers.")
+    parser = _Parser(
+        prog="knobwise",
+        description="Train, measure, diagnose and tune image classifiers.",
+        formatter_class=HelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"knobwise {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        parser_class=_Parser,
+        title="commands",
+        help="`knobwise COMMAND --help` lists a command's options",
+    )
     for name, (modname, text) in COMMANDS.items():
-        p = sub.add_parser(name, help=text, description=text)
+        p = sub.add_parser(name, help=text, description=text, formatter_class=HelpFormatter)
         if only is None or name in only:
             mod = importlib.import_module(modname)
             mod.add_arguments(p)

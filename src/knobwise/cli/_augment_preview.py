@@ -18,12 +18,12 @@ from knobwise.report import preview_png
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG", help="a YAML experiment config with data.augment")
-    parser.add_argument("--n", type=int, default=32, help="how many images (default 32)")
+    parser.add_argument("config", metavar="CONFIG", help="experiment YAML with data.augment")
+    parser.add_argument("--n", type=int, default=32, metavar="N", help="how many images")
     parser.add_argument(
         "--out",
         metavar="FILE.png",
-        help="the image to write (default: next to the config, CONFIG_STEM.augment-preview.png)",
+        help="the image to write (default: CONFIG_STEM.augment-preview.png next to the config)",
     )
     add_overrides(parser)
     parser.add_argument("--json", action="store_true", help="print what was written as JSON")

@@ -27,7 +27,7 @@ def add_overrides(p: argparse.ArgumentParser, what: str = "a config value") -> N
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"override {what}, e.g. --set train.optimizer.lr=0.01 (repeatable)",
+        help=f"override {what}, e.g. --set train.optimizer.lr=0.01; repeatable",
     )
 
 

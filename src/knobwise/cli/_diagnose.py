@@ -6,36 +6,43 @@ import argparse
 from typing import Any
 
 from knobwise.cli._common import print_json
-from knobwise.diagnose import GAP_KEYS, decompose, diagnose_run
+from knobwise.diagnose import GAP_KEYS, decompose, diagnose_run, error_words, problem_words
 from knobwise.errors import ConfigError
 
 _SPLIT_FLAGS = ("train_error", "train_dev_error", "dev_error", "test_error")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", nargs="?", help="a run directory (its metrics.json, history.csv and config.yaml)")
+    p.add_argument(
+        "run",
+        nargs="?",
+        metavar="RUN",
+        help="a run directory (its metrics.json, history.csv and config.yaml)",
+    )
     for flag, what in (
-        ("--human-error", "human-level error (proxy for Bayes error)"),
-        ("--bayes-error", "Bayes (optimal) error"),
+        ("--human-error", "human-level error (a proxy for the Bayes error)"),
+        ("--bayes-error", "the Bayes (optimal) error"),
         ("--train-error", "training error"),
         ("--train-dev-error", "train-dev error (same distribution as train, not trained on)"),
         ("--dev-error", "dev error"),
         ("--test-error", "test error"),
     ):
-        p.add_argument(flag, type=float, metavar="E", help=f"{what}, percent")
+        p.add_argument(flag, type=float, metavar="PERCENT", help=f"{what} in percent")
     p.add_argument(
         "--tolerance",
         type=float,
         default=1.0,
         metavar="PP",
-        help="a gap above this many percentage points is high (default 1)",
+        help="a gap above this many percentage points is high",
     )
     p.add_argument(
         "--boxes",
         metavar="FILE.csv",
-        help="RUN: object boxes id,x0,y0,x1,y1: warn when the model looks outside them",
+        help="object boxes id,x0,y0,x1,y1 (with RUN): warn when the model looks outside them",
     )
-    p.add_argument("--masks", metavar="DIR", help="RUN: object masks (one image per example id), as --boxes")
+    p.add_argument(
+        "--masks", metavar="DIR", help="object masks, one image per example id (with RUN), as --boxes"
+    )
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
 
@@ -45,16 +52,16 @@ def _pp(v: float | None) -> str:
 
 def _print(d: dict[str, Any]) -> None:
     errs = {k: v for k, v in d["errors"].items() if v is not None}
-    print("errors (%): " + ", ".join(f"{k} {v:.2f}" for k, v in errs.items()))
+    print("errors (%): " + ", ".join(f"{error_words(k)} {v:.2f}" for k, v in errs.items()))
     for key in GAP_KEYS:
         if d[key] is not None:
             mark = "  HIGH" if key in d["high"] else ""
-            print(f"  {key.replace('_', ' '):<20} {_pp(d[key])}{mark}")
+            print(f"  {problem_words(key):<27} {_pp(d[key])}{mark}")
     print(f"verdict: {d['verdict']} (tolerance {d['tolerance']:g} pp)")
     for note in d["notes"]:
         print(f"note: {note}")
     if d["focus"]:
-        print(f"focus: {d['focus'].replace('_', ' ')}; knobs, in order:")
+        print(f"focus: {problem_words(d['focus'])}; knobs, in order:")
         for i, k in enumerate(d["knobs"], start=1):
             print(f"  {i}. {k['knob']}: {k['setting']}")
     for section in ("curves", "gradients"):
@@ -63,7 +70,7 @@ def _print(d: dict[str, Any]) -> None:
             first = f["knobs"][0] if f["knobs"] else None
             hint = f"; try {first['knob']}: {first['setting']}" if first else ""
             label = "learning curve" if section == "curves" else "gradients"
-            print(f"{label}: {f['problem']}{epoch}: {f['detail']}{hint}")
+            print(f"{label}: {problem_words(f['problem'])}{epoch}: {f['detail']}{hint}")
     sur = d.get("surroundings")
     if sur and sur.get("mean_inside") is not None:
         share = f"{100 * sur['mean_inside']:.0f}%"

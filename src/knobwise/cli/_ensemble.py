@@ -18,9 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--vote",
         choices=VOTES,
         default="plurality",
-        help="plurality: most votes, ties by mean probability (default); mean: highest mean probability",
+        help="plurality: most votes, ties by mean probability; mean: highest mean probability",
     )
-    p.add_argument("--out", help="ensemble run directory to create (default: runs/<time>-ensemble-N)")
+    p.add_argument(
+        "--out", metavar="DIR", help="ensemble run directory to create (default: runs/<time>-ensemble-N)"
+    )
     p.add_argument("--json", action="store_true", help="print the run directory and metrics as JSON")
 
 

@@ -13,20 +13,20 @@ from knobwise.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="a run directory")
+    p.add_argument("run", metavar="RUN", help="a run directory")
     p.add_argument(
         "--split",
         default="dev",
         choices=["train", "train_dev", "dev", "test"],
-        help="which split to analyze (default dev)",
+        help="which split to analyze",
     )
-    p.add_argument("--top", type=int, default=10, help="rows per list (default 10)")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="rows per list")
     p.add_argument(
         "--export",
         nargs="?",
         const="",
         metavar="FILE.csv",
-        help="write the misclassified examples with empty tag columns (default file: RUN/errors.csv)",
+        help="write the misclassified examples with empty tag columns (default: RUN/errors.csv)",
     )
     p.add_argument("--tags", metavar="FILE.csv", help="a filled-in export: print the share of errors per tag")
     p.add_argument(
@@ -34,20 +34,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rank training examples by how likely their label is wrong (k-fold, confident learning)",
     )
-    p.add_argument("--folds", type=int, default=4, help="--label-issues: folds (default 4)")
-    p.add_argument("--epochs", type=int, help="--label-issues: epochs per fold model (default min(run's, 3))")
+    p.add_argument("--folds", type=int, default=4, metavar="K", help="--label-issues: folds")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        metavar="N",
+        help="--label-issues: epochs per fold model (default: the run's epochs, at most 3)",
+    )
     p.add_argument(
         "--clusters",
         type=int,
         default=0,
         metavar="K",
-        help="--label-issues: also check labels against K k-means clusters of penultimate features",
+        help="--label-issues: also check labels against K k-means clusters of penultimate features; 0: off",
     )
     p.add_argument(
         "--out",
         metavar="FILE.csv",
         default=None,
-        help="--label-issues: where to write the suspects (default RUN/label_issues.csv)",
+        help="--label-issues: where to write the suspects (default: RUN/label_issues.csv)",
     )
     p.add_argument("--no-leakage", action="store_true", help="skip the near-duplicate check across splits")
     p.add_argument("--json", action="store_true", help="print the analysis as JSON")

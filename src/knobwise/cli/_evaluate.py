@@ -41,9 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=10,
         metavar="N",
-        help="list up to N hesitant predictions per split (two high scores, small margin)",
+        help="list up to N hesitant predictions per split: two high scores, small margin",
     )
-    p.add_argument("--device", help="device to evaluate on (default: the run's train.device)")
+    p.add_argument(
+        "--device", metavar="DEVICE", help="cpu, cuda, cuda:N, mps or auto (default: the run's train.device)"
+    )
 
 
 def interval_lines(metrics: dict[str, Any], splits: list[str]) -> list[str]:

@@ -33,28 +33,31 @@ _METHODS = ("gradcam", "saliency", "integrated_gradients", "occlusion")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="a run directory")
+    p.add_argument("run", metavar="RUN", help="a run directory")
     p.add_argument(
-        "--split", default="dev", choices=["train", "train_dev", "dev", "test"], help="default dev"
+        "--split", default="dev", choices=["train", "train_dev", "dev", "test"], help="which split's examples"
     )
     p.add_argument(
         "--which",
         default="misclassified",
-        metavar="W",
-        help="misclassified (most confident first; default) | lowest (confidence) | confident | class:NAME",
+        metavar="WHICH",
+        help="misclassified (most confident first) | lowest (confidence) | confident | class:NAME",
     )
-    p.add_argument("--n", type=int, default=16, help="how many examples (default 16)")
+    p.add_argument("--n", type=int, default=16, metavar="N", help="how many examples")
     p.add_argument(
-        "--method", default="gradcam", metavar="M", help=f"{' | '.join(_METHODS)} (default gradcam; captum)"
+        "--method",
+        default="gradcam",
+        metavar="METHOD",
+        help=f"attribution method (captum): {' | '.join(_METHODS)}",
     )
     p.add_argument(
         "--target",
         default="pred",
         choices=["pred", "true", "both"],
-        help="explain the predicted class, the true class, or both (why the wrong class won)",
+        help="explain the predicted class, the true class, or both to see why the wrong class won",
     )
     p.add_argument("--layer", metavar="NAME", help="gradcam: the layer (default: the last convolutional one)")
-    p.add_argument("--files", nargs="+", metavar="F", help="explain these image files instead of a split")
+    p.add_argument("--files", nargs="+", metavar="FILE", help="explain these image files instead of a split")
     p.add_argument(
         "--boxes", metavar="FILE.csv", help="object boxes id,x0,y0,x1,y1 (pixels of the model input)"
     )
@@ -62,8 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--filters", action="store_true", help="also draw the first-layer filters and feature maps"
     )
-    p.add_argument("--steps", type=int, default=32, help="integrated_gradients: steps (default 32)")
-    p.add_argument("--out", metavar="DIR", help="where the figures and JSON go (default RUN/explain/)")
+    p.add_argument("--steps", type=int, default=32, metavar="N", help="integrated_gradients: steps")
+    p.add_argument("--out", metavar="DIR", help="where the figures and JSON go (default: RUN/explain/)")
     p.add_argument("--json", action="store_true", help="print the explanation (with the maps) as JSON")
 
 

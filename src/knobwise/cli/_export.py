@@ -19,14 +19,14 @@ _SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="a run directory written by knobwise train")
-    p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx", help="file format (default: onnx)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx", help="file format")
     p.add_argument("--out", metavar="FILE", help="file to write (default: RUN/model.onnx or RUN/model.pt)")
     p.add_argument(
         "--check-images",
         type=int,
         default=64,
         metavar="N",
-        help="verify the file on N real images of the run's data (default: 64)",
+        help="verify the file on N real images of the run's data",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 

@@ -16,14 +16,15 @@ from knobwise.models import build_from_layers, resolve_layers
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", help="experiment YAML (default: the quickstart)")
+    p.add_argument("config", nargs="?", metavar="CONFIG", help="experiment YAML (default: the quickstart)")
     add_overrides(p)
-    p.add_argument("--steps", type=int, default=200, help="steps of the test (default 200)")
-    p.add_argument("--min-lr", type=float, default=1e-7, help="first rate (default 1e-7)")
-    p.add_argument("--max-lr", type=float, default=10.0, help="last rate (default 10)")
+    p.add_argument("--steps", type=int, default=200, metavar="N", help="steps of the test")
+    p.add_argument("--min-lr", type=float, default=1e-7, metavar="LR", help="first learning rate")
+    p.add_argument("--max-lr", type=float, default=10.0, metavar="LR", help="last learning rate")
     p.add_argument(
         "--plot",
-        help="where to save the PNG plot (default: next to the config, CONFIG_STEM.lr_find.png)",
+        metavar="FILE.png",
+        help="where to save the plot (default: CONFIG_STEM.lr_find.png next to the config)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 

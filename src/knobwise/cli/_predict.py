@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="resize images to the model's input size (bilinear) instead of refusing other sizes",
     )
-    p.add_argument("--device", default="auto", help="device to predict on (default: auto)")
+    p.add_argument("--device", default="auto", metavar="DEVICE", help="cpu, cuda, cuda:N, mps or auto")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="images per forward pass")
 
 

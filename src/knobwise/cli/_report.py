@@ -13,7 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "paths", nargs="+", metavar="PATH", help="a run directory, a study directory, or two or more runs"
     )
     p.add_argument(
-        "--out", help="HTML file to write (default: PATH/report.html; comparison.html for several runs)"
+        "--out",
+        metavar="FILE.html",
+        help="HTML file to write (default: PATH/report.html; comparison.html for several runs)",
     )
     p.add_argument("--json", action="store_true", help="print the written path as JSON")
 

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="'EXPR OP VALUE'",
-        help="a constraint such as 'latency_ms <= 100' or 'dev.accuracy >= 96%%' (repeatable)",
+        help="a constraint such as 'latency_ms <= 100' or 'dev.accuracy >= 96%%'; repeatable",
     )
     way = p.add_mutually_exclusive_group()
     way.add_argument(
@@ -46,14 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         dest="direction",
         action="store_const",
         const="max",
-        help="maximize EXPR (default: from its name)",
+        help="maximize EXPR (without --maximize/--minimize: from its name)",
     )
     way.add_argument(
         "--minimize",
         dest="direction",
         action="store_const",
         const="min",
-        help="minimize EXPR (default: from its name)",
+        help="minimize EXPR (without --maximize/--minimize: from its name)",
     )
     p.add_argument("--json", action="store_true", help="print the ranking as JSON")
     p.add_argument("--columns", action="store_true", help="list every column of the tables and exit")

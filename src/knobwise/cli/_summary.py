@@ -45,13 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target", metavar="CONFIG|MODEL", help="a YAML config, a zoo model name or a run directory"
     )
-    parser.add_argument("--input", metavar="CxHxW", help="input shape, for example 1x28x28")
+    parser.add_argument(
+        "--input",
+        metavar="CxHxW",
+        help="input shape, e.g. 1x28x28 (default: the config's data, the run's, or the zoo model's own)",
+    )
     parser.add_argument(
         "--classes",
         type=int,
         default=None,
         metavar="K",
-        help="number of classes (default 10; 1000 for the ImageNet zoo nets)",
+        help="number of classes (default: 10; 1000 for the ImageNet zoo nets)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 

@@ -16,24 +16,29 @@ from knobwise.objective import SPLITS
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "config", nargs="?", help="experiment YAML (default: the quickstart, a small CNN on digits)"
+        "config",
+        nargs="?",
+        metavar="CONFIG",
+        help="experiment YAML (default: the quickstart, a small CNN on digits)",
     )
     add_overrides(p)
-    p.add_argument("--out", help="run directory to create (default: runs/<time>-<name>)")
+    p.add_argument("--out", metavar="DIR", help="run directory to create (default: runs/<time>-<name>)")
     p.add_argument(
-        "--resume", metavar="RUN", help="continue RUN from its last complete epoch (with --set: babysitting)"
+        "--resume",
+        metavar="RUN",
+        help="continue RUN from its last complete epoch; with --set, change settings (babysitting)",
     )
     p.add_argument(
         "--population",
         type=int,
         metavar="N",
-        help="train N members (train.seed = seed + k) together in this process: RUN/members/k and their vote",
+        help="train N members (train.seed = seed + k) together into RUN/members/k and their vote",
     )
     p.add_argument(
         "--vote",
         choices=("plurality", "mean"),
         default="plurality",
-        help="the population's vote (default plurality)",
+        help="how --population members vote",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     p.add_argument("--json", action="store_true", help="print the run directory and metrics as JSON")

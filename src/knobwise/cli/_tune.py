@@ -24,7 +24,7 @@ from knobwise.api import write_trial_reports
 from knobwise.cli._common import add_overrides, print_json
 from knobwise.errors import ConfigError
 from knobwise.tune._ensemble import ensemble_top_k
-from knobwise.tune._options import cli_options
+from knobwise.tune._options import StudyOptions, cli_options
 from knobwise.tune._output import fmt_value, write_results
 from knobwise.tune._paths import StudyPaths, resolve_storage
 from knobwise.tune._run import TuneRequest, run_study
@@ -33,18 +33,21 @@ from knobwise.tune._workers import run_worker
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    # The study's settings: one option per TuneRequest field (names, defaults and help live there).
-    for option in cli_options(TuneRequest):
+    # The study's settings: one option per TuneRequest field (names, defaults and help live there),
+    # this invocation's (config, space, trials, where the study lives) before the study's own.
+    options = cli_options(TuneRequest)
+    kept = {o.name for o in cli_options(StudyOptions)}
+    for option in [o for o in options if o.name not in kept] + [o for o in options if o.name in kept]:
         p.add_argument(*option.flags, **option.argparse_kwargs())
     add_overrides(p, "a base config value")
-    p.add_argument("--top-k", type=int, default=5, metavar="K", help="best trials to show (and to ensemble)")
+    p.add_argument("--top-k", type=int, default=5, metavar="K", help="best trials to show and to ensemble")
     p.add_argument(
         "--ensemble", action="store_true", help="evaluate the K best trials' models together on dev"
     )
     p.add_argument(
         "--trial-reports",
         action="store_true",
-        help="also render each finished trial's HTML report (default: metrics and predictions only; "
+        help="also render each finished trial's HTML report (without it: metrics and predictions only; "
         "`knobwise report STUDY/trials/NNNN` renders one later)",
     )
     p.add_argument("--json", action="store_true", help="print study.json as JSON")

@@ -70,8 +70,12 @@ from knobwise.diagnose._surroundings import (
     read_masks,
     surroundings_verdict,
 )
+from knobwise.diagnose._words import error_words, for_people, problem_words
 
 __all__ = [
+    "error_words",
+    "for_people",
+    "problem_words",
     "METHODS",
     "TARGETS",
     "WHICH",

@@ -45,7 +45,7 @@ _VERDICT = {
     "label_noise": "high unavoidable bias (human-level error far above Bayes error)",
     "variance": "high variance",
     "data_mismatch": "data mismatch",
-    "overfitting_to_dev": "overfitting to dev",
+    "overfitting_to_dev": "overfitting to the dev set",
 }
 
 

@@ -22,7 +22,7 @@ import csv
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from knobwise.diagnose import analyze_errors, diagnose_run
+from knobwise.diagnose import analyze_errors, diagnose_run, for_people
 from knobwise.report._augment_preview import preview_png
 from knobwise.report._examples import label_issue_grid
 from knobwise.report._figures import ReportFigure
@@ -95,7 +95,7 @@ def _call_into(section: Section, what: str, fn: Callable[[], Any]) -> None:
 def diagnosis_section(run: BaseRun) -> Section:
     """Bias / variance / mismatch decomposition, verdict, focus and knobs (``knobwise diagnose``)."""
     s = Section("diagnosis", "Diagnosis and knobs")
-    _call_into(s, "diagnosis", lambda: diagnose_run(run))
+    _call_into(s, "diagnosis", lambda: for_people(diagnose_run(run)))
     return s
 
 

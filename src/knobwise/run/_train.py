@@ -42,7 +42,7 @@ from knobwise.run._unfinished import STOPPED
 from knobwise.track import TrackContext, Tracking, check_tracking, open_tracking
 from knobwise.train import Callback, Trainer
 
-__all__ = ["train_experiment", "resume_config", "HistoryWriter", "finish_run", "training_seed"]
+__all__ = ["train_experiment", "resume_config", "HistoryWriter", "epoch_line", "finish_run", "training_seed"]
 
 
 class HistoryWriter(Callback):
@@ -53,9 +53,26 @@ class HistoryWriter(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         write_csv(self.run.history, [*trainer.history, logs])
-        self.run.log_line(
-            f"epoch {epoch + 1}: " + ", ".join(f"{k}={v}" for k, v in logs.items() if k != "epoch")
-        )
+        self.run.log_line(epoch_line(epoch, logs))
+
+
+def epoch_line(epoch: int, logs: dict[str, Any]) -> str:
+    """The ``log.txt`` line of an epoch (0-based ``epoch``): values to 4 significant digits and the
+    time in seconds to 0.1 s, for reading; ``history.csv`` keeps every digit.
+
+    >>> epoch_line(0, {"epoch": 1, "loss": 0.6275689601898193, "lr": 0.0022500000000000003,
+    ...                "time": 14.468316120000964, "grad_norm/dense_1": 1.361992597579956})
+    'epoch 1: loss=0.6276, lr=0.00225, time=14.5s, grad_norm/dense_1=1.362'
+    """
+
+    def show(key: str, value: Any) -> str:
+        if key == "time" and isinstance(value, int | float):
+            return f"{value:.1f}s"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "n/a" if value is None else str(value)
+
+    return f"epoch {epoch + 1}: " + ", ".join(f"{k}={show(k, v)}" for k, v in logs.items() if k != "epoch")
 
 
 def resume_config(

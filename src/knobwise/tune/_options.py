@@ -20,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from knobwise.tune._pruners import PRUNERS
+from knobwise.tune._samplers import SAMPLERS
+
 __all__ = ["MISSING", "CliOption", "StudyOptions", "cli_options", "option"]
 
 
@@ -97,14 +100,20 @@ def cli_options(cls: type) -> list[CliOption]:
 class StudyOptions:
     """The settings a study keeps (``study.json``) and its workers run with."""
 
-    sampler: str = option("tpe", "grid | random | tpe | cmaes | nsga2 | gp | qmc (default tpe)")
-    pruner: str = option("none", "none | median | successive_halving | hyperband")
-    timeout: float | None = option(None, "stop starting trials after S seconds", type=float)
+    sampler: str = option("tpe", " | ".join(SAMPLERS.names()), metavar="NAME")
+    pruner: str = option("none", " | ".join(PRUNERS.names()), metavar="NAME")
+    timeout: float | None = option(
+        None, "stop starting trials after this long (default: no limit)", type=float, metavar="SECONDS"
+    )
     refine: int = option(1, "coarse-to-fine: R rounds, each narrowing ranges", type=int, metavar="R")
-    heartbeat: int = option(10, "worker heartbeat interval in seconds (RDB storages)", type=int)
-    grace: int = option(30, "seconds without heartbeat before a trial is FAIL and retried", type=int)
-    pruner_startup: int = option(3, "median pruner: complete trials before pruning", type=int)
-    pruner_warmup: int = option(0, "median pruner: epochs before a trial can be pruned", type=int)
+    heartbeat: int = option(10, "worker heartbeat interval for RDB storages", type=int, metavar="SECONDS")
+    grace: int = option(
+        30, "time without a heartbeat before a trial is failed and retried", type=int, metavar="SECONDS"
+    )
+    pruner_startup: int = option(3, "median pruner: complete trials before pruning", type=int, metavar="N")
+    pruner_warmup: int = option(
+        0, "median pruner: epochs before a trial can be pruned", type=int, metavar="EPOCHS"
+    )
     population: int = option(
         1,
         "ask N trials at a time and train those with the same architecture together in one process",

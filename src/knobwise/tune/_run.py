@@ -44,6 +44,8 @@ from knobwise.tune._samplers import create_sampler
 from knobwise.tune._space import SearchSpace, check_against_config, load_space, parse_space
 from knobwise.tune._study import (
     StudySettings,
+    budget_left,
+    counted_trials,
     create_optuna_study,
     load_optuna_study,
     open_storage,
@@ -61,18 +63,26 @@ class TuneRequest(StudyOptions):
     this invocation's. Each field is also the CLI option of the same name (``--pruner-startup``)."""
 
     config: str | None = option(
-        MISSING, "experiment YAML (default: the quickstart)", flags=("config",), nargs="?"
+        MISSING, "experiment YAML (default: the quickstart)", flags=("config",), nargs="?", metavar="CONFIG"
     )
     space: str | None = option(
-        MISSING, "search-space YAML: {config.path: {type, low, high, log, step, choices, when}}"
+        MISSING,
+        "search space: {config.path: {type, low, high, log, step, choices, when}}",
+        metavar="FILE.yaml",
     )
-    trials: int | None = option(None, "trials per round (default 20; grid: the grid size)", type=int)
-    workers: int = option(1, "worker processes on this machine (default 1)", type=int)
+    trials: int | None = option(
+        None, "trials per round (default: 20; grid: the grid size)", type=int, metavar="N"
+    )
+    workers: int = option(1, "worker processes on this machine", type=int, metavar="N")
     storage: str | None = option(
-        None, "SQLAlchemy URL (postgresql+psycopg2://...) or journal:PATH (default: SQLite)"
+        None,
+        "SQLAlchemy URL (postgresql+psycopg2://...) or journal:PATH (default: SQLite, in the study)",
+        metavar="URL",
     )
-    study: str | None = option(None, "study name (default: <config>-<space>); the folder is studies/NAME")
-    out: str | None = option(None, "study folder (default studies/NAME)")
+    study: str | None = option(
+        None, "study name, its folder is studies/NAME (default: <config>-<space>)", metavar="NAME"
+    )
+    out: str | None = option(None, "study folder (default: studies/NAME)", metavar="DIR")
     resume: bool = option(False, "continue the study after an interruption")
     objectives: list[str] = option(
         help="several objectives (Pareto front), e.g. accuracy:max latency_ms:min",
@@ -80,7 +90,7 @@ class TuneRequest(StudyOptions):
         nargs="+",
         metavar="METRIC:max|min",
     )
-    seed: int | None = option(None, "sampler seed (default: the config's seed)", type=int)
+    seed: int | None = option(None, "sampler seed (default: the config's seed)", type=int, metavar="N")
     overrides: list[str] = option(
         help="base config values as KEY=VALUE (the CLI's --set)", factory=list, cli=False
     )
@@ -314,6 +324,7 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
     workers, note = cap_workers(req.workers)
     if note:
         print(note, file=sys.stderr)
+    n_before = len(open_study(settings, url).get_trials(deepcopy=False))
     while True:
         r = len(settings.rounds) - 1
         worker_codes += _run_round(settings, url, workers, deadline, req.quiet)
@@ -326,14 +337,35 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
         nxt = narrow(space, best)
         settings.rounds.append({"index": r + 1, "space": nxt.to_dict(), "n_trials": settings.n_trials})
         write_settings(settings)
+    trials_run = len(study.get_trials(deepcopy=False)) - n_before
+    if trials_run == 0 and budget_left(study, settings.n_trials, len(settings.rounds) - 1) == 0:
+        print(nothing_left_note(settings, len(counted_trials(study))), file=sys.stderr)
     result = write_results(study, settings, with_importances=True)
     dead = [c for c in worker_codes if c != 0]
     return {
         **read_settings_json(settings),
         "worker_exit_codes": worker_codes,
         "workers_failed": len(dead),
+        "trials_run": trials_run,
         **result,
     }
+
+
+def nothing_left_note(settings: StudySettings, n_trials: int) -> str:
+    """The line ``tune`` prints when it joined a study whose budget was already spent.
+
+    >>> from knobwise.tune._study import StudySettings
+    >>> base = ("s1", "studies/s1", "sqlite://", ["accuracy"], ["maximize"], [], "accuracy")
+    >>> s = StudySettings(*base, n_trials=30)
+    >>> print(nothing_left_note(s, 30))
+    study 's1' already has its 30 trials: nothing was left to run (to add trials: --resume --trials N, N > 30)
+    """
+    per_round = " per round" if settings.refine > 1 else ""
+    return (
+        f"study {settings.name!r} already has its {n_trials} trial{'' if n_trials == 1 else 's'}: "
+        "nothing was left to run "
+        f"(to add trials: --resume --trials N, N > {settings.n_trials}{per_round})"
+    )
 
 
 def read_settings_json(settings: StudySettings) -> dict[str, Any]:
