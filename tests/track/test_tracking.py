@@ -1,13 +1,15 @@
 """Tracking: what TensorBoard's and MLflow's own readers return equals the run's own files.
 
-MLflow imports slowly, so the MLflow tests are few: a tracked run (resumed once), a tracked
-3-trial study, and a database locked in the middle of a run.
+MLflow imports slowly, so the MLflow tests are few: a tracked run (resumed once), a store that
+fails or is locked in the middle of a run, and small studies (3 trials; a pruned trial; two
+objectives; two workers sharing one SQLite database).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -205,6 +207,55 @@ def test_tracking_failures_are_warnings_and_the_run_survives(
     assert "Traceback" not in capsys.readouterr().err  # MLflow's own error dump stays off the console
 
 
+class _LockDatabase(Callback):
+    """At the end of the second epoch (before the trackers, which come last) another connection
+    takes an exclusive lock on the SQLite file, as a second program writing to it would, and
+    holds it until the test releases it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock: sqlite3.Connection | None = None
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if epoch == 1:
+            self.lock = sqlite3.connect(self.path, isolation_level=None)
+            self.lock.execute("BEGIN EXCLUSIVE")
+
+
+def test_locked_database_is_one_warning_and_the_run_finishes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An MLflow SQLite database locked from epoch 2 on: the write gives up after MLflow's busy
+    wait (shortened to SQLITE_BUSY_TIMEOUT_MS), the run finishes with all its files, and log.txt
+    has one warning line; what was logged before the lock is in MLflow."""
+    from mlflow import MlflowClient
+
+    from knobwise.track._mlflow import SQLITE_BUSY_TIMEOUT_MS
+
+    assert SQLITE_BUSY_TIMEOUT_MS <= 2000
+    db = tmp_path / "ml.db"
+    locker = _LockDatabase(db)
+    overrides = [*TINY, "train.epochs=3", f"track.mlflow.tracking_uri=sqlite:///{db}"]
+    try:
+        result = kw.train(load_config(None, overrides), out=tmp_path / "run", quiet=True, callbacks=[locker])
+    finally:
+        if locker.lock is not None:
+            locker.lock.execute("ROLLBACK")
+            locker.lock.close()
+    run = result.root
+    assert locker.lock is not None and len(history(run)) == 3
+    for name in ("metrics.json", "model.safetensors", "report.html"):
+        assert (run / name).is_file(), name
+    warnings = [line for line in (run / "log.txt").read_text().splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: mlflow tracking failed while logging epoch 2 (MlflowException")
+    assert "database is locked" in warnings[0]
+    assert "Traceback" not in capsys.readouterr().err
+    run_id = json.loads((run / "tracking.json").read_text())["mlflow"]["run_id"]
+    logged = MlflowClient(f"sqlite:///{db}").get_metric_history(run_id, "val_accuracy")
+    assert [(m.step, m.value) for m in logged] == [(1, history(run)[0]["val_accuracy"])]
+
+
 def test_study_tracked_equals_optuna_and_trial_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 3-trial study with both trackers: one MLflow parent run with a nested run per trial
     (sampled values, objective, intermediate values, run directory) and a TensorBoard hparams
@@ -304,3 +355,132 @@ def test_study_tracking_failure_is_a_warning_and_leaves_the_trial_folder_alone(t
     log = (study_dir / "tracking.log").read_text()
     assert log.startswith("warning: mlflow tracking failed while opening the study's parent run (")
     assert log.count("warning:") == 1
+
+
+def nested_runs(client: Any, experiment: str) -> tuple[Any, dict[int, Any]]:
+    """The study's parent run and its nested runs by trial number (each trial at most once)."""
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    nested: dict[int, Any] = {}
+    for r in runs:
+        if r.info.run_id != parent.info.run_id:
+            assert r.data.tags["mlflow.parentRunId"] == parent.info.run_id
+            number = int(r.data.tags["knobwise.trial"])
+            assert number not in nested, f"trial {number} has two MLflow runs"
+            nested[number] = r
+    return parent, nested
+
+
+SPACE = "train.optimizer.lr: {type: float, low: 1.0e-3, high: 3.0e-2, log: true}\n"
+
+
+def tune_args(tmp_path: Path, name: str, trials: int, *extra: str) -> list[str]:
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    out = ["tune", "--space", str(space), "--out", name, "--study", name, "--sampler", "random"]
+    return [*out, "--trials", str(trials), "-q", *extra]
+
+
+def test_pruned_trial_is_marked_and_keeps_its_intermediate_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pruner that surely prunes trial 0 at epoch 2 (of 3): its nested MLflow run is KILLED
+    with the PRUNED state and holds the intermediate values and epochs up to the pruning step;
+    trial 1 completes beside it."""
+    import optuna
+    from mlflow import MlflowClient
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from knobwise.tune._pruners import PRUNERS
+
+    class PruneTrial0(optuna.pruners.BasePruner):
+        def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+            return trial.number == 0 and (trial.last_step or 0) >= 2
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(PRUNERS._entries, "prune0", lambda **_: PruneTrial0())
+    track = ["track.tensorboard.dir=tb", "track.mlflow.experiment=pruned"]
+    assert main([*tune_args(tmp_path, "sp", 2, "--pruner", "prune0"), *sets("train.epochs=3", *track)]) == 0
+    study = optuna.load_study(study_name="sp", storage=f"sqlite:///{tmp_path / 'sp' / 'study.db'}")
+    trials = study.get_trials()
+    states = optuna.trial.TrialState
+    assert [t.state for t in trials] == [states.PRUNED, states.COMPLETE]
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    _, nested = nested_runs(client, "pruned")
+    assert sorted(nested) == [0, 1]
+    assert nested[1].info.status == "FINISHED" and nested[1].data.metrics["objective"] == trials[1].value
+    for t in trials[:1]:
+        r = nested[t.number]
+        assert r.info.status == "KILLED" and r.data.tags["knobwise.trial_state"] == "PRUNED"
+        assert "objective" not in r.data.metrics  # a pruned trial has no objective value
+        inter = client.get_metric_history(r.info.run_id, "intermediate_value")
+        assert sorted((m.step, m.value) for m in inter) == sorted(t.intermediate_values.items())
+        assert sorted(t.intermediate_values) == [1, 2]  # epochs 1 and 2; pruned at 2
+        rows = history(tmp_path / t.user_attrs["run_dir"])
+        got = sorted((m.step, m.value) for m in client.get_metric_history(r.info.run_id, "val_accuracy"))
+        assert got == [(int(row["epoch"]), row["val_accuracy"]) for row in rows] and len(rows) == 2
+        acc = events(tmp_path / "tb" / "sp" / f"{t.number:04d}")
+        content = acc.PluginTagToContent("hparams")
+        end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
+        assert end.session_end_info.status == 0  # STATUS_UNKNOWN: ended early on purpose
+
+
+def test_multi_objective_metrics_are_named_per_objective(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two objectives: each trial's run holds objective/<metric> for both, equal to Optuna's
+    values (neither overwrites the other), and the parent charts both per trial number."""
+    import optuna
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    args = tune_args(tmp_path, "mo", 2, "--objectives", "accuracy:max", "loss:min")
+    assert main([*args, *sets("train.epochs=1", "track.mlflow.experiment=multi")]) == 0
+    study = optuna.load_study(study_name="mo", storage=f"sqlite:///{tmp_path / 'mo' / 'study.db'}")
+    trials = study.get_trials()
+    assert len(trials) == 2 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    parent, nested = nested_runs(client, "multi")
+    for t in trials:
+        metrics = nested[t.number].data.metrics
+        assert "objective" not in metrics
+        assert (metrics["objective/accuracy"], metrics["objective/loss"]) == tuple(t.values)
+        assert t.values[0] != t.values[1]
+    for i, name in enumerate(("objective/accuracy", "objective/loss")):
+        chart = client.get_metric_history(parent.info.run_id, name)
+        assert sorted((m.step, m.value) for m in chart) == [(t.number, t.values[i]) for t in trials]
+
+
+def test_two_workers_track_every_trial_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--workers 2 with one SQLite MLflow database and one TensorBoard folder: every trial has
+    exactly one nested run under the study's parent, complete with its metrics, and its hparams."""
+    import optuna
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    track = ["track.tensorboard.dir=tb", "track.mlflow.experiment=parallel"]
+    assert main([*tune_args(tmp_path, "pw", 4, "--workers", "2"), *sets("train.epochs=1", *track)]) == 0
+    study = optuna.load_study(study_name="pw", storage=f"sqlite:///{tmp_path / 'pw' / 'study.db'}")
+    trials = study.get_trials()
+    assert len(trials) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["worker_pid"] for t in trials}) == 2  # both workers ran trials
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    parent, nested = nested_runs(client, "parallel")
+    assert parent.info.status == "FINISHED"
+    assert sorted(nested) == [t.number for t in trials]
+    for t in trials:
+        r = nested[t.number]
+        assert r.info.status == "FINISHED" and r.data.metrics["objective"] == t.value
+        assert r.data.params == {k: param_text(v) for k, v in t.params.items()}
+        final = final_scalars(json.loads((tmp_path / t.user_attrs["run_dir"] / "metrics.json").read_text()))
+        assert {k: r.data.metrics[k] for k in final} == final
+        assert events(tmp_path / "tb" / "pw" / f"{t.number:04d}").Scalars("objective")[-1].value == (
+            pytest.approx(t.value, rel=1e-6)
+        )
+    chart = client.get_metric_history(parent.info.run_id, "objective")
+    assert sorted((m.step, m.value) for m in chart) == [(t.number, t.value) for t in trials]
+    assert not (tmp_path / "pw" / "tracking.log").exists()  # no tracking warning

@@ -4,7 +4,9 @@ parameters, per-epoch and final metrics, the run's files as artifacts.
 The tracking URI is ``track.mlflow.tracking_uri``, else ``$MLFLOW_TRACKING_URI``, else the local
 SQLite file ``sqlite:///mlruns.db``: nothing is sent to a server unless the user names one. Local
 SQLite paths are made absolute (trial processes and a later ``--resume`` find the same file), and
-an experiment created here keeps its artifacts in ``mlruns/`` beside the database file.
+an experiment created here keeps its artifacts in ``mlruns/`` beside the database file. A SQLite
+database locked by another process is waited for :data:`SQLITE_BUSY_TIMEOUT_MS` (MLflow's own
+wait is 20 s), so a locked store costs a run about two seconds and one warning.
 
 Example:
     >>> resolve_uri("sqlite:////data/ml.db"), resolve_uri("http://127.0.0.1:5000")
@@ -41,6 +43,9 @@ __all__ = [
 ]
 
 DEFAULT_URI = "sqlite:///mlruns.db"
+#: How long a write waits for a SQLite database another process holds locked: long enough for
+#: concurrent workers' short transactions, short enough that a locked store costs a run little.
+SQLITE_BUSY_TIMEOUT_MS = 2000
 #: MLflow's limits per log_batch call and per parameter value.
 _MAX_PARAMS, _MAX_METRICS, _MAX_VALUE = 100, 1000, 6000
 #: The run directory's files logged as artifacts (figures/ goes as a folder).
@@ -72,7 +77,44 @@ def mlflow_client(uri: str) -> MlflowClient:
 
     logging.getLogger("mlflow").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if uri.startswith("sqlite:"):
+        _short_busy_timeout(uri)
     return MlflowClient(tracking_uri=uri)
+
+
+def _short_busy_timeout(uri: str) -> None:
+    """Give the SQLite engine MLflow uses for ``uri`` a busy timeout of SQLITE_BUSY_TIMEOUT_MS.
+
+    MLflow keeps one engine per URI and sets ``PRAGMA busy_timeout = 20000`` at the start of
+    every session; the engine is created here first (through MLflow's own cache) with listeners
+    that set the shorter timeout on each new connection and in place of that pragma. With an
+    MLflow that has no such cache the engine is left as MLflow makes it (a 20 s wait)."""
+    from sqlalchemy import event
+
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        engine = SqlAlchemyStore._get_or_create_engine(uri)
+    except (ImportError, AttributeError):
+        return
+    if getattr(engine, "_knobwise_busy_timeout", False):
+        return
+    pragma = f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.execute(pragma)  # the first reads (do the tables exist?) wait no longer
+
+    def before_execute(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> tuple[str, Any]:
+        if statement.lstrip().upper().startswith("PRAGMA BUSY_TIMEOUT"):
+            return pragma, parameters
+        return statement, parameters
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "before_cursor_execute", before_execute, retval=True)
+    engine.dispose()  # the connection MLflow opened to check the engine is replaced by one with it
+    engine._knobwise_busy_timeout = True  # type: ignore[attr-defined]
 
 
 def experiment_id(client: MlflowClient, name: str, uri: str) -> str:

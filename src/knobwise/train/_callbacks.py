@@ -1,7 +1,12 @@
-"""Callbacks: hooks called once per epoch (never per step, so they add no host synchronization).
+"""Callbacks: the hooks of the fit loop. Everything that watches training is one: the progress
+display, the history writer, early stopping, the trackers, a study's pruning.
 
-A callback may stop training by setting ``trainer.stop_reason``. Its ``state_dict`` goes into the
-checkpoint, so a resumed run continues with the same patience counters.
+The hooks are called once per epoch, except :meth:`Callback.on_steps` (about 50 times per epoch,
+with no values: reading a loss there would synchronize with the device) and
+:meth:`Callback.on_log` (once per human-readable line). Within a hook, callbacks are called by
+their ``order``, then in the order they were given. A callback may stop training by setting
+``trainer.stop_reason``. Its ``state_dict`` goes into the checkpoint, so a resumed run continues
+with the same patience counters.
 
 Example:
     >>> from knobwise.config import EarlyStoppingConfig
@@ -30,14 +35,32 @@ __all__ = ["Callback", "EarlyStopping"]
 class Callback:
     """Base class: override what you need."""
 
+    #: Call order within a hook: lower first, equal ones in the order they were given. A display
+    #: uses a high order, so that an epoch's line comes after what the others logged for it.
+    order = 0
+
     def on_train_begin(self, trainer: Trainer) -> None:
         """Called once before the first (or resumed) epoch."""
+
+    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
+        """Called before the steps of each epoch."""
+
+    def on_steps(self, trainer: Trainer, epoch: int, steps: int) -> None:
+        """Called about 50 times per epoch by the step loop: ``steps`` more steps were taken."""
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         """Called after each epoch with its logs (loss, accuracy, val_loss, val_accuracy, lr, ...)."""
 
+    def on_epoch_failed(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """Called instead of :meth:`on_epoch_end` for an epoch whose training loss is not finite,
+        just before training stops with a :class:`~knobwise.errors.TrainingError` (the history and
+        the checkpoint keep the epochs before it)."""
+
     def on_train_end(self, trainer: Trainer) -> None:
         """Called once after the last epoch (also after an early stop)."""
+
+    def on_log(self, trainer: Trainer, line: str) -> None:
+        """Called with each human-readable line the trainer logs (:meth:`Trainer.log`)."""
 
     def state_dict(self) -> dict[str, Any]:
         return {}

@@ -76,9 +76,10 @@ class Trainer:
         data: prepared, device-resident data (see :func:`knobwise.data.prepare_data`).
         cfg: the ``train:`` config section.
         seed: the experiment seed.
-        callbacks: extra per-epoch hooks (pruning, gradient statistics, ...).
+        callbacks: extra hooks (the history writer, pruning, trackers, ...); early stopping,
+            fine-tuning's unfreeze and the progress display are added from ``cfg`` and ``quiet``.
         checkpoint_dir: where a checkpoint is written after every epoch (None: no checkpoints).
-        quiet: no progress display.
+        quiet: no progress display (no :class:`EpochProgress` callback).
         log: a function receiving human-readable lines (also written to ``log.txt`` by the caller).
     """
 
@@ -136,8 +137,9 @@ class Trainer:
             self.callbacks.append(EarlyStopping(cfg.early_stopping))
         if cfg.fine_tune is not None and cfg.fine_tune.unfreeze_at_epoch is not None:
             self.callbacks.append(Unfreeze(cfg.fine_tune))
+        if not quiet:
+            self.callbacks.append(EpochProgress(cfg.epochs))
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.progress = EpochProgress(cfg.epochs, quiet=quiet)
         self._log = log
         self.batch_transform = batch_transform
         self.sample_weight = sample_weight
@@ -160,12 +162,18 @@ class Trainer:
         self._grad_every = max(1, self.steps_per_epoch // 16)
         self._grad_samples = len(range(0, self.steps_per_epoch, self._grad_every))
 
-    # -- logging ---------------------------------------------------------------------------------
+    # -- logging and callbacks -------------------------------------------------------------------
     def log(self, line: str) -> None:
-        """A human-readable line: shown (unless quiet) and passed to the run's log."""
-        self.progress.message(line)
+        """A human-readable line: given to the callbacks (the display shows it unless quiet) and
+        passed to the run's log."""
+        for cb in self.ordered_callbacks():
+            cb.on_log(self, line)
         if self._log is not None:
             self._log(line)
+
+    def ordered_callbacks(self) -> list[Callback]:
+        """The callbacks in the order the hooks call them (by ``order``, then as given)."""
+        return sorted(self.callbacks, key=lambda cb: cb.order)
 
     # -- the step loop ---------------------------------------------------------------------------
     def _batches(self, n: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -188,7 +196,9 @@ class Trainer:
         preds: list[torch.Tensor] = []
         targets: list[torch.Tensor] = []
         report_every = max(1, self.steps_per_epoch // 50)
-        self.progress.start_epoch(epoch, self.steps_per_epoch)
+        # Only the callbacks that watch the steps are called from the step loop (a Python call, no
+        # device read).
+        watchers = [cb for cb in self.ordered_callbacks() if type(cb).on_steps is not Callback.on_steps]
         for step, idx in enumerate(self._batches(n, gen)):
             if pool is not None:
                 idx = pool[idx]
@@ -206,8 +216,9 @@ class Trainer:
             sizes.append(idx.shape[0])
             preds.append(logits.detach().argmax(1))
             targets.append(yb)
-            if step % report_every == 0:
-                self.progress.advance(report_every if step else 1)
+            if watchers and step % report_every == 0:
+                for cb in watchers:
+                    cb.on_steps(self, epoch, report_every if step else 1)
         weights = torch.tensor(sizes, device=self.device, dtype=torch.float32)
         mean_loss = (torch.stack(losses).float() * weights).sum() / n
         target = torch.cat([t if t.ndim == 1 else t.argmax(1) for t in targets])  # soft: MixUp/CutMix
@@ -308,6 +319,7 @@ class Trainer:
             epoch = self.epoch
             start = time.perf_counter()
             lr = self.current_lr()
+            self.begin_epoch(epoch)
             loss_t, acc_t = self.train_epoch(epoch)
             self.end_epoch(epoch, loss_t, acc_t, self.validate(), lr, start)
         self.end_fit()
@@ -319,8 +331,13 @@ class Trainer:
 
     def begin_fit(self) -> None:
         """The callbacks' ``on_train_begin`` (a population calls it for each member)."""
-        for cb in self.callbacks:
+        for cb in self.ordered_callbacks():
             cb.on_train_begin(self)
+
+    def begin_epoch(self, epoch: int) -> None:
+        """The callbacks' ``on_epoch_begin`` (a population calls it for each member in training)."""
+        for cb in self.ordered_callbacks():
+            cb.on_epoch_begin(self, epoch)
 
     def end_epoch(
         self,
@@ -351,18 +368,18 @@ class Trainer:
         if self.note:
             logs["knob_change"], self.note = self.note, None
         if not math.isfinite(logs["loss"]):
-            self.progress.end_epoch(epoch, logs)
+            for cb in self.ordered_callbacks():
+                cb.on_epoch_failed(self, epoch, logs)
             kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "no checkpoint was written"
             raise TrainingError(
                 f"non-finite training loss ({logs['loss']}) in epoch {epoch + 1}; training stopped, "
                 f"{kept}. Lower train.optimizer.lr, or set train.clip_grad_norm"
             )
         self.schedule.step_epoch(logs)
-        for cb in self.callbacks:
+        for cb in self.ordered_callbacks():  # the history writer, early stopping, ..., the display
             cb.on_epoch_end(self, epoch, logs)
         self.history.append(logs)
         self.epoch = epoch + 1
-        self.progress.end_epoch(epoch, logs)
         if self.checkpoint_dir is not None:
             self.save_checkpoint()
         return logs
@@ -371,7 +388,7 @@ class Trainer:
         """Log the stop reason and run the callbacks' ``on_train_end`` (restore_best, ...)."""
         if self.stop_reason:
             self.log(self.stop_reason)
-        for cb in self.callbacks:
+        for cb in self.ordered_callbacks():
             cb.on_train_end(self)
 
     # -- checkpoints -----------------------------------------------------------------------------

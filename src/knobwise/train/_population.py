@@ -473,6 +473,8 @@ class PopulationTrainer:
             epoch = min(self.members[k].epoch for k in active)
             start = time.perf_counter()
             lrs = [t.current_lr() for t in self.members]
+            for k in active:
+                self.members[k].begin_epoch(epoch)
             loss_t, acc_t = self.train_epoch(epoch, active)
             val = self.validate()
             self._sync_optimizer_state()

@@ -1,12 +1,18 @@
-"""The progress display: a bar per epoch (rich) and one line of metrics per finished epoch."""
+"""The progress display, a training callback: a bar per epoch (rich, on a terminal), one line of
+metrics per finished epoch, and the trainer's log lines."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from knobwise.train._callbacks import Callback
+
+if TYPE_CHECKING:
+    from knobwise.train._fit import Trainer
 
 __all__ = ["EpochProgress", "format_logs"]
 
@@ -34,8 +40,14 @@ def format_logs(logs: dict[str, float]) -> str:
     return " - ".join(parts)
 
 
-class EpochProgress:
-    """A transient bar over the steps of an epoch plus a printed line per epoch; silent when quiet."""
+class EpochProgress(Callback):
+    """A transient bar over the steps of an epoch plus a printed line per epoch; silent when quiet.
+
+    Called last in each hook (``order``), so an epoch's line follows what the other callbacks
+    logged for that epoch (a tracker's warning, fine-tuning's unfreeze).
+    """
+
+    order = 1000
 
     def __init__(self, epochs: int, quiet: bool = False, console: Console | None = None) -> None:
         self.epochs = epochs
@@ -73,3 +85,19 @@ class EpochProgress:
     def message(self, text: str) -> None:
         if not self.quiet:
             self.console.print(text)
+
+    # -- the training hooks ----------------------------------------------------------------------
+    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
+        self.start_epoch(epoch, trainer.steps_per_epoch)
+
+    def on_steps(self, trainer: Trainer, epoch: int, steps: int) -> None:
+        self.advance(steps)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        self.end_epoch(epoch, logs)
+
+    def on_epoch_failed(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        self.end_epoch(epoch, logs)  # the line that shows the non-finite loss, before the error
+
+    def on_log(self, trainer: Trainer, line: str) -> None:
+        self.message(line)
