@@ -17,7 +17,7 @@ def _sklearn(idx: np.ndarray, y: np.ndarray, n_take: int, seed: int, stratify: b
     return np.sort(rest), np.sort(taken)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     counts=st.lists(st.integers(2, 40), min_size=2, max_size=8),
     frac=st.floats(0.05, 0.95),
@@ -41,7 +41,7 @@ def test_stratified_equals_sklearn(counts: list[int], frac: float, seed: int, su
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(n=st.integers(2, 300), frac=st.floats(0.01, 0.99), seed=st.integers(0, 2**32 - 1))
 def test_unstratified_equals_sklearn(n: int, frac: float, seed: int) -> None:
     idx, y = np.arange(n), np.zeros(n, dtype=int)
