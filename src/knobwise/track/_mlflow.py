@@ -89,9 +89,11 @@ def _short_busy_timeout(uri: str) -> None:
     every session; the engine is created here first (through MLflow's own cache) with listeners
     that set the shorter timeout on each new connection and in place of that pragma. With an
     MLflow that has no such cache the engine is left as MLflow makes it (a 20 s wait)."""
+    # lazy: SQLAlchemy and MLflow's store load only when a run logs to MLflow
     from sqlalchemy import event
 
     try:
+        # lazy: as above (and an MLflow without this module keeps its own timeout)
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
         engine = SqlAlchemyStore._get_or_create_engine(uri)
