@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import yaml
@@ -48,10 +48,8 @@ from knobwise.run import (
     train_population,
     write_ensemble,
 )
+from knobwise.select import SelectResult, load_table, select_candidates
 from knobwise.train import Callback
-
-if TYPE_CHECKING:
-    from knobwise.select import SelectResult
 
 __all__ = [
     "Run",
@@ -381,10 +379,9 @@ def select(
     >>> select(rows, "dev.accuracy", ["latency_ms <= 100"]).winner
     'b'
     """
-    # lazy: knobwise.tune registers the study table reader (and imports optuna); select and tune
-    # are not on the path of training a run
+    # lazy: knobwise.tune registers the study table reader and imports optuna, which training
+    # and reporting a run never need
     import knobwise.tune  # noqa: F401
-    from knobwise.select import load_table, select_candidates
 
     items = [candidates] if isinstance(candidates, str | Path) else list(candidates)
     rows: list[dict[str, Any]] = []
