@@ -139,9 +139,10 @@ class Study:
 
     def __init__(self, path: str | Path) -> None:
         # lazy: knobwise.tune imports optuna (~1 s); training and reporting a run never need it
-        from knobwise.tune import is_study_dir
+        from knobwise.tune import StudyPaths, is_study_dir
 
         self.dir = Path(path)
+        self._paths = StudyPaths(self.dir)
         if not is_study_dir(self.dir):
             raise ConfigError(f"{self.dir}: not a study directory (no study.json)")
         self._rows: list[dict[str, Any]] | None = None
@@ -159,7 +160,7 @@ class Study:
     @property
     def summary(self) -> dict[str, Any]:
         """``study.json``: settings, the best trials, trial counts per state, importances."""
-        return dict(read_json(self.dir / "study.json"))
+        return dict(read_json(self._paths.study_json))
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -175,7 +176,7 @@ class Study:
 
     def best_config(self) -> ExperimentConfig:
         """The config with the best trial's values (``best_config.yaml``)."""
-        return config_from_dict(read_yaml(self.dir / "best_config.yaml"))
+        return config_from_dict(read_yaml(self._paths.best_config))
 
     def report(self, out: str | Path | None = None) -> Path:
         """Write the study's HTML report and return its path."""
