@@ -2,9 +2,9 @@
 
 A function-local import exists only to keep a heavy or optional third-party dependency lazy:
 it never imports a knobwise module (a cycle between knobwise modules is fixed by moving code,
-not hidden inside a function) — except in ``api.py``, the top layer, which imports ``tune`` and
-``select`` (and with them optuna) only when a study or a selection is asked for — and a ``#``
-comment line directly above it (or above the first of a run of consecutive imports) says why.
+not hidden inside a function) — except in ``api.py``, the top layer, which imports ``tune``
+(and with it optuna) only when a study or a selection is asked for — and a ``#`` comment line
+directly above it (or above the first of a run of consecutive imports) says why.
 """
 
 from __future__ import annotations
