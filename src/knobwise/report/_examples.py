@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from knobwise.diagnose import to_pixels
 from knobwise.metrics import Predictions
 from knobwise.report._figures import ReportFigure
 from knobwise.report._grid import image_grid
@@ -42,17 +43,8 @@ def confusion_from(p: Predictions, k: int) -> np.ndarray:
 def pixels(data: Any, split: str, positions: np.ndarray) -> np.ndarray:
     """Images of ``split`` at ``positions`` as ``(N, C, H, W)`` values in ``[0, 1]``: the
     normalizer undone (``x * scale + shift``), else each image min-max scaled for display."""
-    x = data.splits[split].x[torch.as_tensor(positions, dtype=torch.long, device=data.splits[split].x.device)]
-    x = x.detach().float().cpu().numpy()
-    norm = getattr(data, "normalizer", None)
-    shift, scale = getattr(norm, "shift", None), getattr(norm, "scale", None)
-    if shift is not None and scale is not None and len(shift) == x.shape[1]:
-        return np.clip(
-            x * np.asarray(scale)[None, :, None, None] + np.asarray(shift)[None, :, None, None], 0, 1
-        )
-    lo = x.min(axis=(1, 2, 3), keepdims=True)
-    span = x.max(axis=(1, 2, 3), keepdims=True) - lo
-    return (x - lo) / np.where(span > 0, span, 1.0)
+    x = data.splits[split].x
+    return to_pixels(x[torch.as_tensor(positions, dtype=torch.long, device=x.device)], data.normalizer)
 
 
 def _positions(data: Any, split: str, index: np.ndarray) -> np.ndarray:
