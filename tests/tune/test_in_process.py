@@ -4,7 +4,6 @@ trials, and a trial that crashes its process does not lose the study."""
 from __future__ import annotations
 
 import gc
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import optuna
 import torch
 from optuna.trial import TrialState
-from tune_helpers import TINY, tune_cmd, wait_for, write_space
+from tune_helpers import TINY, load_sqlite_study, tune_cmd, wait_for, write_space
 
 from knobwise.config import config_from_dict, read_yaml
 from knobwise.run import BaseRun, train_experiment
@@ -79,16 +78,6 @@ def test_data_cache_prepares_once_per_data_section_and_seed() -> None:
     assert cache.misses == 5 and len(cache._items) == 1  # size 1: only the last is kept
 
 
-def _study(out: Path) -> optuna.Study | None:
-    if not (out / "study.json").is_file():
-        return None
-    name = json.loads((out / "study.json").read_text())["name"]
-    try:
-        return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
-    except KeyError:
-        return None
-
-
 def test_workers_killed_mid_trial_are_replaced_and_the_study_completes(tmp_path: Path, lr_space: str) -> None:
     out = tmp_path / "k"
     cmd = tune_cmd(lr_space, out, "--workers", "2", "--trials", "4", "--heartbeat", "1", "--grace", "3",
@@ -98,7 +87,7 @@ def test_workers_killed_mid_trial_are_replaced_and_the_study_completes(tmp_path:
     try:
 
         def both_workers_mid_trial() -> list[optuna.trial.FrozenTrial] | None:
-            study = _study(out)
+            study = load_sqlite_study(out)
             running = [
                 t
                 for t in (study.get_trials() if study is not None else [])
@@ -114,7 +103,7 @@ def test_workers_killed_mid_trial_are_replaced_and_the_study_completes(tmp_path:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err
-    study = _study(out)
+    study = load_sqlite_study(out)
     assert study is not None
     trials = {t.number: t for t in study.get_trials()}
     dead = {t.user_attrs["worker_pid"] for t in victims}

@@ -10,19 +10,9 @@ from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
-from tune_helpers import tune_cmd, wait_for
+from tune_helpers import load_sqlite_study, tune_cmd, wait_for
 
 from knobwise.cli import main
-
-
-def _load(out: Path) -> optuna.Study | None:
-    if not (out / "study.json").is_file():
-        return None
-    name = json.loads((out / "study.json").read_text())["name"]
-    try:
-        return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
-    except KeyError:
-        return None
 
 
 def test_sqlite_with_two_workers_loses_no_trial(tmp_path: Path, lr_space: str) -> None:
@@ -30,7 +20,7 @@ def test_sqlite_with_two_workers_loses_no_trial(tmp_path: Path, lr_space: str) -
     proc = subprocess.run(tune_cmd(lr_space, out, "--workers", "2", "--trials", "4"), capture_output=True,
                           text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    study = _load(out)
+    study = load_sqlite_study(out)
     assert study is not None
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
@@ -51,7 +41,7 @@ def test_resume_after_kill_keeps_finished_trials(tmp_path: Path, lr_space: str) 
     try:
 
         def first_done_second_running() -> list[optuna.trial.FrozenTrial] | None:
-            study = _load(out)
+            study = load_sqlite_study(out)
             trials = study.get_trials() if study is not None else []
             ok = (
                 len(trials) == 2
@@ -65,7 +55,7 @@ def test_resume_after_kill_keeps_finished_trials(tmp_path: Path, lr_space: str) 
         os.killpg(proc.pid, signal.SIGKILL)  # the tune process, its forkserver and the trial process
         proc.wait()
     assert main(["tune", "--resume", "--out", str(out), "-q"]) == 0
-    study = _load(out)
+    study = load_sqlite_study(out)
     assert study is not None
     trials = study.get_trials()
     assert trials[0].values == before[0].values and trials[0].state == TrialState.COMPLETE  # kept as it was

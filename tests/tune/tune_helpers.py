@@ -74,3 +74,19 @@ def wait_for(predicate, timeout: float = 300.0, every: float = 0.2):  # type: ig
             return found
         time.sleep(every)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {predicate.__name__}")
+
+
+def load_sqlite_study(out: Path):  # type: ignore[no-untyped-def]
+    """The Optuna study of the study folder ``out`` (its default SQLite file), or None while the
+    folder or the study does not exist yet."""
+    import json
+
+    import optuna
+
+    if not (out / "study.json").is_file():
+        return None
+    name = json.loads((out / "study.json").read_text())["name"]
+    try:
+        return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
+    except KeyError:
+        return None
