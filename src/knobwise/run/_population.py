@@ -41,7 +41,7 @@ from knobwise.models import Transfer, apply_transfer, build_model, summarize
 from knobwise.run._ensemble import write_ensemble
 from knobwise.run._layout import RunPaths, new_run_dir
 from knobwise.run._run import BaseRun
-from knobwise.run._train import HistoryWriter, finish_run, training_seed
+from knobwise.run._train import finish_run, run_trainer, training_seed
 from knobwise.track import Tracking, check_tracking, open_tracking
 from knobwise.train import Callback, PopulationTrainer, Trainer
 
@@ -135,18 +135,8 @@ def _train_members(
         transfers.append(apply_transfer(model, cfg.model, classes=list(data.classes)))
         layers = model.layers_spec
         member_knobs = training_knobs(cfg.data, cfg.train.loss, data) if k else knobs
-        trainer = Trainer(
-            model,
-            data,
-            cfg.train,
-            seed=training_seed(cfg),
-            callbacks=[HistoryWriter(run), *(callbacks[k] if callbacks else ())],
-            checkpoint_dir=run.checkpoint,
-            quiet=True,
-            log=run.log_line,
-            batch_transform=member_knobs.batch_transform,
-            sample_weight=member_knobs.sample_weight,
-            index_sampler=member_knobs.index_sampler,
+        trainer = run_trainer(
+            model, data, cfg, run, member_knobs, callbacks[k] if callbacks else (), quiet=True
         )
         for line in [*data.describe(), *member_knobs.lines, *transfers[-1].lines, leakage]:
             trainer.log(line)

@@ -23,7 +23,7 @@ import torch
 
 import knobwise
 from knobwise.config import ExperimentConfig, apply_overrides, config_from_dict, config_to_yaml, read_yaml
-from knobwise.data import PreparedData, find_leakage, prepare_data, training_knobs
+from knobwise.data import PreparedData, TrainingKnobs, find_leakage, prepare_data, training_knobs
 from knobwise.device import describe_device, resolve_device
 from knobwise.errors import ConfigError, KnobwiseError
 from knobwise.io import atomic_save_tensors, atomic_write_json, atomic_write_text, write_csv
@@ -185,6 +185,32 @@ def training_seed(cfg: ExperimentConfig) -> int:
     return cfg.seed if cfg.train.seed is None else cfg.train.seed
 
 
+def run_trainer(
+    model: torch.nn.Module,
+    data: PreparedData,
+    cfg: ExperimentConfig,
+    run: RunPaths,
+    knobs: TrainingKnobs,
+    callbacks: Sequence[Callback] = (),
+    quiet: bool = False,
+) -> Trainer:
+    """The :class:`Trainer` of a run directory: the history writer first, then ``callbacks``;
+    checkpoints and log lines in ``run``; the data knobs (augmentation, balance, sample weights)."""
+    return Trainer(
+        model,
+        data,
+        cfg.train,
+        seed=training_seed(cfg),
+        callbacks=[HistoryWriter(run), *callbacks],
+        checkpoint_dir=run.checkpoint,
+        quiet=quiet,
+        log=run.log_line,
+        batch_transform=knobs.batch_transform,
+        sample_weight=knobs.sample_weight,
+        index_sampler=knobs.index_sampler,
+    )
+
+
 def _default_name(cfg: ExperimentConfig) -> str:
     return f"{cfg.data.dataset}-{cfg.model.name or 'layers'}"
 
@@ -204,19 +230,7 @@ def _train_in(
 ) -> BaseRun:
     started = time.time()
     knobs = training_knobs(cfg.data, cfg.train.loss, data)  # augmentation, balance, sample weights
-    trainer = Trainer(
-        model,
-        data,
-        cfg.train,
-        seed=training_seed(cfg),
-        callbacks=[HistoryWriter(run), *callbacks],
-        checkpoint_dir=run.checkpoint,
-        quiet=quiet,
-        log=run.log_line,
-        batch_transform=knobs.batch_transform,
-        sample_weight=knobs.sample_weight,
-        index_sampler=knobs.index_sampler,
-    )
+    trainer = run_trainer(model, data, cfg, run, knobs, callbacks, quiet)
     trainer.callbacks.append(tracker)  # last: checkpointed callback states keep their positions
     if resuming:
         trainer.load_checkpoint(run.checkpoint)
