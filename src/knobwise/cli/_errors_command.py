@@ -10,6 +10,7 @@ from knobwise.cli._common import print_json
 from knobwise.data import find_leakage
 from knobwise.diagnose import attribute_lines, export_errors, run_attribute_analysis, tag_shares
 from knobwise.errors import ConfigError
+from knobwise.objective import SPLITS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--split",
         default="dev",
-        choices=["train", "train_dev", "dev", "test"],
+        choices=SPLITS,
         help="which split to analyze",
     )
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows per list")

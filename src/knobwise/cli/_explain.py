@@ -27,16 +27,13 @@ from knobwise.diagnose import (
 )
 from knobwise.errors import ConfigError
 from knobwise.io import atomic_write_bytes, atomic_write_json
+from knobwise.objective import SPLITS
 from knobwise.report import explanation_grid, feature_maps_grid, filters_grid
-
-_METHODS = ("gradcam", "saliency", "integrated_gradients", "occlusion")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="a run directory")
-    p.add_argument(
-        "--split", default="dev", choices=["train", "train_dev", "dev", "test"], help="which split's examples"
-    )
+    p.add_argument("--split", default="dev", choices=SPLITS, help="which split's examples")
     p.add_argument(
         "--which",
         default="misclassified",
@@ -48,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--method",
         default="gradcam",
         metavar="METHOD",
-        help=f"attribution method (captum): {' | '.join(_METHODS)}",
+        help=f"attribution method (captum): {' | '.join(METHODS.names())}",
     )
     p.add_argument(
         "--target",
@@ -130,7 +127,7 @@ def _print(out: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError(f"--n must be >= 1, got {args.n}")
-    if args.method not in _METHODS:
+    if args.method not in METHODS.names():
         METHODS.get(args.method)  # the registry's line: close matches and what is available
     if args.boxes and args.masks:
         raise ConfigError("give either --boxes or --masks, not both")
