@@ -27,16 +27,11 @@ from knobwise.report import _plots
 from knobwise.report._compare import relative_link
 from knobwise.report._render import render_page
 from knobwise.report._sections import Link, Section, Table, dict_table, fmt
-from knobwise.tune import StudyPaths, is_masked, resolve_storage
+from knobwise.tune import StudyPaths, is_masked, is_study_dir, resolve_storage
 
-__all__ = ["is_study", "read_study_json", "write_study_report"]
+__all__ = ["read_study_json", "write_study_report"]
 
 _MAX_TRIAL_ROWS = 200
-
-
-def is_study(path: str | Path) -> bool:
-    """Whether ``path`` is a study directory (it has a ``study.json``)."""
-    return StudyPaths(Path(path)).exists()
 
 
 def read_study_json(study_dir: Path) -> dict[str, Any]:
@@ -152,7 +147,7 @@ def _importances(
 def write_study_report(study_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of the study in ``study_dir`` to ``out`` (default ``STUDY/report.html``)."""
     root = Path(study_dir)
-    if not is_study(root):
+    if not is_study_dir(root):
         raise RunError(f"{root}: not a knobwise study (no study.json)")
     info = read_study_json(root)
     page = Path(out) if out is not None else root / "report.html"
