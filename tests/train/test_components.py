@@ -43,6 +43,26 @@ def test_every_optimizer_steps(name: str) -> None:
     assert torch.all(w.abs() < torch.tensor([1.0, 2.0]))
 
 
+@pytest.mark.parametrize("name", [n for n in list_optimizers() if n != "lbfgs"])
+def test_multi_tensor_update_is_the_per_tensor_loop_bit_for_bit(name: str) -> None:
+    cfg = OptimizerConfig(name=name, lr=0.05, momentum=0.9 if name in ("sgd", "rmsprop") else 0.0)
+    start = [torch.randn(8, 64, 32, generator=torch.Generator().manual_seed(0)), torch.ones(8, 10)]
+    results = []
+    for foreach in (True, False):
+        params = [torch.nn.Parameter(t.clone()) for t in start]
+        opt = create_optimizer(cfg, params)
+        assert opt.param_groups[0]["foreach"] is True
+        opt.param_groups[0]["foreach"] = foreach
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(4):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            opt.step()
+        results.append(params)
+    for fast, loop in zip(*results, strict=True):
+        assert torch.equal(fast, loop)
+
+
 def test_unknown_optimizer_suggests() -> None:
     with pytest.raises(
         ConfigError, match=r"train\.optimizer\.name: unknown optimizer 'adma'; did you mean 'adam'"
