@@ -8,6 +8,12 @@ untimed warm-up epoch. The ratio sequential / population is printed (target on a
 
     python bench/population.py                                  # all nets, N = 1 4 8 16
     python bench/population.py --nets digits_cnn --sizes 8 --rounds 3 --threads 1
+    python bench/population.py --whole-runs --sizes 8 --epochs 15  # the quickstart, as a user runs it
+
+``--whole-runs`` times what a user waits for instead: one ``knobwise train --population N``
+process against N ``knobwise train --set train.seed=k`` processes run one after another (the same
+members: seeds 0..N-1, the quickstart config, ``--epochs`` epochs, each writing its run directory
+and report), alternated, wall time of the processes.
 
 Nets: ``digits_cnn`` (the quickstart: conv 16, conv 32, max-pool, dense 64, dropout; Adam, batch
 32, the bundled digits), ``mlp`` (dense 100 on digits, same training), ``conv20`` (the MNIST
@@ -18,6 +24,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import torch
@@ -74,6 +83,29 @@ def sequential_epochs(cfg: ExperimentConfig, data: PreparedData, n: int) -> floa
     return time.perf_counter() - start
 
 
+def _knobwise(args: list[str], out: str) -> None:
+    cmd = [sys.executable, "-m", "knobwise", "train", *args, "--out", out, "--quiet"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def whole_runs(n: int, epochs: int, rounds: int) -> None:
+    """N standalone ``knobwise train`` processes vs one ``--population N`` process."""
+    pop_t: list[float] = []
+    seq_t: list[float] = []
+    common = ["--set", f"train.epochs={epochs}"]
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            _knobwise([*common, "--population", str(n)], f"{tmp}/population")
+            pop_t.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for k in range(n):
+                _knobwise([*common, "--set", f"train.seed={k}"], f"{tmp}/seed{k}")
+            seq_t.append(time.perf_counter() - start)
+    a, b = statistics.median(pop_t), statistics.median(seq_t)
+    print(f"{'quickstart':<11} {n:>3} {a:>13.1f} {b:>13.1f} {b / a:>6.2f}x   (whole runs, {epochs} epochs)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", nargs="+", default=["digits_cnn", "mlp", "conv20"])
@@ -82,7 +114,14 @@ def main() -> None:
     p.add_argument("--mnist-limit", type=int, default=2000, help="MNIST training images for conv20")
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--whole-runs", action="store_true", help="time knobwise train processes instead")
+    p.add_argument("--epochs", type=int, default=15, help="epochs per run with --whole-runs")
     args = p.parse_args()
+    if args.whole_runs:
+        print(f"{'net':<11} {'N':>3} {'population s':>13} {'sequential s':>13} {'ratio':>7}")
+        for n in args.sizes:
+            whole_runs(n, args.epochs, args.rounds)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
