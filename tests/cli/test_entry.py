@@ -29,3 +29,16 @@ def test_help_lists_every_command_without_importing_torch() -> None:
     assert "LOADED []" in out
     for name in COMMANDS:
         assert name in out
+
+
+def test_the_command_freezes_its_objects_before_the_process_ends_but_a_call_does_not() -> None:
+    # The console script's process ends with the command: frozen objects spare the interpreter's
+    # final garbage collections. main(argv) from Python (a test, a notebook) leaves the GC alone.
+    code = (
+        "import gc, sys\nfrom knobwise.cli import main\n"
+        "assert main(['summary', 'mlp', '--input', '1x8x8']) == 0 and gc.get_freeze_count() == 0\n"
+        "sys.argv = ['knobwise', 'summary', 'mlp', '--input', '1x8x8']\n"
+        "code = main()\nprint('FROZEN', code, gc.get_freeze_count() > 1000)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "FROZEN 0 True" in out
