@@ -25,11 +25,10 @@ from knobwise.cli._common import add_overrides, print_json
 from knobwise.errors import ConfigError
 from knobwise.tune._ensemble import ensemble_top_k
 from knobwise.tune._options import StudyOptions, cli_options
-from knobwise.tune._output import fmt_value, write_results
-from knobwise.tune._paths import StudyPaths, resolve_storage
+from knobwise.tune._output import fmt_value
+from knobwise.tune._paths import StudyPaths
 from knobwise.tune._run import TuneRequest, run_study
-from knobwise.tune._study import read_settings
-from knobwise.tune._workers import run_worker
+from knobwise.tune._workers import worker_main
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,17 +85,8 @@ def _print_summary(result: dict[str, Any], top_k: int) -> None:
 def _run_worker(args: argparse.Namespace) -> int:
     if not args.out:
         raise ConfigError("--worker needs --out STUDY_DIR")
-    settings = read_settings(StudyPaths.of(out=args.out).root)
-    url = resolve_storage(None, settings.dir, settings.storage)
     deadline = time.time() + args.timeout if args.timeout else None
-    run_worker(
-        settings,
-        url,
-        worker=args.worker,
-        deadline=deadline,
-        after_trial=lambda s, t: write_results(s, settings),
-    )
-    return 0
+    return worker_main(StudyPaths.of(out=args.out).root, args.worker, deadline)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,12 +8,13 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import math
+import threading
 import warnings
 from typing import Any
 
 import optuna
-from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
@@ -26,6 +27,7 @@ __all__ = [
     "best_trials",
     "trial_summary",
     "importances",
+    "prefetch_importances",
     "write_results",
     "write_best_config",
     "live_table",
@@ -77,11 +79,32 @@ def trial_summary(t: FrozenTrial) -> dict[str, Any]:
     return out
 
 
+_prefetch: threading.Thread | None = None
+
+
+def prefetch_importances() -> None:
+    """Import the fANOVA machinery (``optuna.importance``: scikit-learn's forests, 1.5-2 s) in a
+    background thread, so the study's last step does not wait for it. Only for a process that waits
+    for its workers: beside trials in the same process the import's hold on the GIL slows them
+    more than it saves.
+    """
+    global _prefetch
+    if _prefetch is None:
+        _prefetch = threading.Thread(
+            target=importlib.import_module, args=("optuna.importance",), name="knobwise-prefetch", daemon=True
+        )
+        _prefetch.start()
+
+
 def importances(study: optuna.Study) -> dict[str, float]:
     """fANOVA importances of the parameters for the first objective ({} with too few trials)."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(done) < 2:
         return {}
+    # optuna.importance imports scikit-learn's forests for fANOVA (1.5-2 s): only the study's end
+    # pays it, not every worker process and trial that imports this module.
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -36,7 +36,7 @@ from knobwise.track import StudyTracking, check_tracking, study_tracking
 from knobwise.tune._cores import cap_workers
 from knobwise.tune._join import settings_changes
 from knobwise.tune._options import MISSING, StudyOptions, option
-from knobwise.tune._output import live_table, write_results
+from knobwise.tune._output import live_table, prefetch_importances, write_results
 from knobwise.tune._paths import StudyPaths, is_masked, mask_url, resolve_storage
 from knobwise.tune._pruners import PRUNERS
 from knobwise.tune._refine import best_params_of_round, narrow
@@ -52,7 +52,13 @@ from knobwise.tune._study import (
     read_settings,
     write_settings,
 )
-from knobwise.tune._workers import open_study, recover_interrupted, run_worker, supervise_workers
+from knobwise.tune._workers import (
+    open_study,
+    recover_interrupted,
+    run_worker,
+    start_workers,
+    supervise_workers,
+)
 
 __all__ = ["TuneRequest", "run_study", "prepare_study", "parse_objectives"]
 
@@ -255,6 +261,8 @@ def _run_round(
         write_results(s, settings)
 
     codes: list[int] = []
+    # Workers first: forked before this process has a thread of its own (the display's).
+    started = start_workers(settings, url, workers, deadline) if workers > 1 else None
     thread = threading.Thread(target=refresh, daemon=True)
     if live is not None:
         live.start()
@@ -263,7 +271,8 @@ def _run_round(
         if workers == 1:
             run_worker(settings, url, deadline=deadline, after_trial=after_trial)
         else:
-            codes = supervise_workers(settings, url, workers, deadline)
+            prefetch_importances()  # this process only waits for the workers
+            codes = supervise_workers(settings, url, workers, deadline, started=started)
     finally:
         stop.set()
         thread.join()

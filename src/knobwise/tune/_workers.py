@@ -3,8 +3,9 @@
 A worker loads the study from the storage, takes the budget lock (a file lock in the study
 directory, so local workers never overshoot ``--trials``), checks what is left, and runs one trial
 through ``study.optimize(n_trials=1)`` — Optuna then records heartbeats, fails stale trials of
-dead workers and retries them once. ``--workers N`` starts N such processes (``knobwise tune
---worker I``); with several GPUs each gets its own via ``CUDA_VISIBLE_DEVICES``. A worker trains
+dead workers and retries them once. ``--workers N`` starts N such processes (forked from the
+``tune`` process where that is safe, :mod:`knobwise.tune._fork`; else ``knobwise tune --worker
+I``); with several GPUs each gets its own via ``CUDA_VISIBLE_DEVICES``. A worker trains
 its trials in its own process, one after the other, with the data prepared once (see
 :mod:`knobwise.tune._objective`); a worker that dies is replaced by a fresh process
 (:func:`supervise_workers`).
@@ -33,20 +34,32 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from knobwise.config import read_yaml
+from knobwise.errors import KnobwiseError
 from knobwise.track import study_tracking
 from knobwise.tune._data_cache import DataCache
+from knobwise.tune._fork import ForkedWorker, can_fork, fork_worker
 from knobwise.tune._objective import Objective, Objectives, TrialFailed
-from knobwise.tune._paths import STORAGE_ENV
+from knobwise.tune._output import write_results
+from knobwise.tune._paths import STORAGE_ENV, resolve_storage
 from knobwise.tune._population import run_population_trials
 from knobwise.tune._pruners import create_pruner
 from knobwise.tune._samplers import create_sampler
 from knobwise.tune._space import parse_space
-from knobwise.tune._study import StudySettings, budget_left, counted_trials, load_optuna_study, open_storage
+from knobwise.tune._study import (
+    StudySettings,
+    budget_left,
+    counted_trials,
+    load_optuna_study,
+    open_storage,
+    read_settings,
+)
 
 __all__ = [
     "run_worker",
     "spawn_workers",
+    "start_workers",
     "supervise_workers",
+    "worker_main",
     "recover_interrupted",
     "worker_seed",
 ]
@@ -235,31 +248,63 @@ def _gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _spawn_worker(
-    settings: StudySettings, url: str, i: int, n: int, gpus: int, deadline: float | None
-) -> subprocess.Popen[Any]:
-    env = dict(os.environ)
-    env[STORAGE_ENV] = url
+def worker_main(study_dir: Path, worker: int, deadline: float | None = None) -> int:
+    """What ``knobwise tune --worker I --out STUDY_DIR`` runs (and a forked worker): the study's
+    trials until its budget is spent, ``study.json`` rewritten after each; returns the exit code."""
+    settings = read_settings(study_dir)
+    url = resolve_storage(None, settings.dir, settings.storage)
+    try:
+        record = lambda s, t: write_results(s, settings)  # noqa: E731
+        run_worker(settings, url, worker=worker, deadline=deadline, after_trial=record)
+    except KnobwiseError as exc:
+        print(f"knobwise tune: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+Worker = subprocess.Popen[Any] | ForkedWorker
+
+
+def _start_worker(
+    settings: StudySettings, url: str, i: int, n: int, gpus: int, deadline: float | None, fork: bool = False
+) -> Worker:
+    env = {STORAGE_ENV: url}
     if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)  # one GPU per worker
+    threads = None
     if "OMP_NUM_THREADS" not in os.environ:  # N trials at once share the cores instead of fighting
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
+        threads = max(1, (os.cpu_count() or 1) // n)
+        env["OMP_NUM_THREADS"] = str(threads)
+    logs = settings.dir / "workers"
+    logs.mkdir(exist_ok=True)
+    log_path = logs / f"worker-{i}.log"
+    if fork:
+        return fork_worker(str(log_path), env, threads, lambda: worker_main(settings.dir, i, deadline))
     cmd = [sys.executable, "-m", "knobwise", "tune", "--worker", str(i), "--out", str(settings.dir)]
     if deadline is not None:
         cmd += ["--timeout", str(max(deadline - time.time(), 1.0))]
-    logs = settings.dir / "workers"
-    logs.mkdir(exist_ok=True)
-    with open(logs / f"worker-{i}.log", "ab") as log:  # the child has its own copy of the handle
-        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, "ab") as log:  # the child has its own copy of the handle
+        return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
 
 
 def spawn_workers(
     settings: StudySettings, url: str, n: int, timeout: float | None = None
 ) -> list[subprocess.Popen[Any]]:
-    """Start ``n`` worker processes for the study's current round (logs in ``<study>/workers/``)."""
+    """Start ``n`` worker processes (``knobwise tune --worker I``) for the study's current round
+    (logs in ``<study>/workers/``)."""
     gpus = _gpu_count()
     deadline = None if timeout is None else time.time() + timeout
-    return [_spawn_worker(settings, url, i, n, gpus, deadline) for i in range(n)]
+    return [_start_worker(settings, url, i, n, gpus, deadline) for i in range(n)]  # type: ignore[misc]
+
+
+def start_workers(
+    settings: StudySettings, url: str, n: int, deadline: float | None = None
+) -> dict[int, Worker]:
+    """Start ``n`` workers for the round: forked from this process where :func:`can_fork` allows
+    (no second import of everything), spawned otherwise."""
+    gpus = _gpu_count()
+    fork = can_fork()
+    return {i: _start_worker(settings, url, i, n, gpus, deadline, fork) for i in range(n)}
 
 
 def supervise_workers(
@@ -269,17 +314,20 @@ def supervise_workers(
     deadline: float | None = None,
     *,
     poll_s: float = 0.2,
+    started: dict[int, Worker] | None = None,
 ) -> list[int]:
-    """Run ``n`` worker processes until the round is done; returns the exit codes of all of them.
+    """Run ``n`` workers (``started`` by :func:`start_workers`, or started here) until the round is
+    done; returns the exit codes of all of them.
 
     A worker that dies (killed, or a trial that crashed the process) while the round still has
     work (trials left to start, or trials running, among them the dead worker's, which the
-    heartbeat turns FAIL and retries) is replaced by a fresh process: the isolation a crashed
-    trial needs. At most ``n_trials`` replacements, so a config that crashes every process ends.
+    heartbeat turns FAIL and retries) is replaced by a freshly spawned process: the isolation a
+    crashed trial needs. At most ``n_trials`` replacements, so a config that crashes every
+    process ends.
     """
     gpus = _gpu_count()
     round_index = len(settings.rounds) - 1
-    procs = {i: _spawn_worker(settings, url, i, n, gpus, deadline) for i in range(n)}
+    procs = started if started is not None else start_workers(settings, url, n, deadline)
     study: optuna.Study | None = None
     codes: list[int] = []
     restarts = 0
@@ -300,7 +348,7 @@ def supervise_workers(
                 counted = counted_trials(study, round_index)
                 busy = any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in counted)
                 if busy or budget_left(study, settings.n_trials, round_index) > 0:
-                    procs[i] = _spawn_worker(settings, url, i, n, gpus, deadline)
+                    procs[i] = _start_worker(settings, url, i, n, gpus, deadline)
                     restarts += 1
     finally:
         for proc in procs.values():
