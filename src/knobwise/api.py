@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -38,7 +39,6 @@ from knobwise.diagnose import (
 )
 from knobwise.errors import ConfigError, RunError, TrainingError
 from knobwise.io import read_json
-from knobwise.report import run_html, write_comparison_report, write_run_report
 from knobwise.run import (
     BaseRun,
     is_run,
@@ -68,6 +68,15 @@ __all__ = [
 ]
 
 Overrides = Sequence[str] | Mapping[str, Any] | None
+
+
+def _report() -> ModuleType:
+    """``knobwise.report``, imported when a report is written: it loads matplotlib and jinja2
+    (0.5 s), which studies, predictions and exports never need."""
+    # lazy: see the docstring
+    import knobwise.report
+
+    return knobwise.report
 
 
 class Run(BaseRun):
@@ -108,7 +117,7 @@ class Run(BaseRun):
 
     def report(self, out: str | Path | None = None) -> Path:
         """Write the HTML report (default ``RUN/report.html``) and return its path."""
-        return write_run_report(self, out)
+        return _report().write_run_report(self, out)
 
     def explain(
         self,
@@ -127,7 +136,7 @@ class Run(BaseRun):
         return explain_run(self, split, which=which, n=n, method=method, **options)
 
     def _repr_html_(self) -> str:
-        return run_html(self)
+        return _report().run_html(self)
 
 
 class Study:
@@ -355,7 +364,7 @@ def write_trial_reports(study_dir: str | Path) -> list[Path]:
     written = []
     for trial in sorted(Path(study_dir).glob("trials/[0-9]*")):
         if (trial / "metrics.json").is_file() and (trial / "model.safetensors").is_file():
-            written.append(write_run_report(Run(trial, device="cpu")))
+            written.append(_report().write_run_report(Run(trial, device="cpu")))
     return written
 
 
@@ -469,8 +478,8 @@ def write_report(paths: Sequence[str | Path], out: str | Path | None = None) -> 
             from knobwise.report._study import write_study_report
 
             return write_study_report(paths[0], out)
-        return write_run_report(paths[0], out)
+        return _report().write_run_report(paths[0], out)
     if "study" in kinds:
         study = paths[kinds.index("study")]
         raise RunError(f"{study}: a study cannot be compared with runs; report it on its own")
-    return write_comparison_report(paths, out if out is not None else "comparison.html")
+    return _report().write_comparison_report(paths, out if out is not None else "comparison.html")

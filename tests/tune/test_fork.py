@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from knobwise.tune._fork import can_fork, fork_worker
+from knobwise.tune._fork import can_fork, fork_call, fork_worker
 
 
 def test_a_forked_worker_runs_its_work_with_its_env_and_log(tmp_path: Path) -> None:
@@ -51,3 +51,23 @@ def test_forking_is_off_once_the_process_has_a_thread() -> None:
     expected = "True" if sys.platform == "linux" else "False"
     assert out.stdout.split() == [expected, "False"]
     assert can_fork() == (sys.platform == "linux" and threading.active_count() == 1)
+
+
+def test_a_forked_call_prepares_at_once_and_computes_when_asked(tmp_path: Path) -> None:
+    marker = tmp_path / "prepared"
+    call = fork_call(lambda: marker.write_text("imported"), lambda: {"lr": 0.8, "pid": os.getpid()})
+    value = call.result()
+    assert marker.read_text() == "imported"
+    assert value["lr"] == 0.8 and value["pid"] == call.worker.pid != os.getpid()
+    assert call.worker.returncode == 0
+
+
+def test_a_forked_call_that_fails_answers_none_and_one_not_asked_exits(tmp_path: Path) -> None:
+    def broken() -> dict[str, float]:
+        raise ValueError("no trials")
+
+    assert fork_call(lambda: None, broken).result() is None
+    marker = tmp_path / "computed"
+    unasked = fork_call(lambda: None, lambda: marker.write_text("x"))
+    unasked.close()
+    assert unasked.worker.wait() == 0 and not marker.exists()

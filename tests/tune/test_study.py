@@ -16,6 +16,8 @@ from knobwise.config import load_config
 from knobwise.data import prepare_data
 from knobwise.select import load_table
 from knobwise.tune import TuneRequest, ensemble_top_k, load_study_rows, prepare_study, run_study, run_worker
+from knobwise.tune._output import best_trials, write_best_config
+from knobwise.tune._study import read_settings
 
 
 def _study(out: Path) -> optuna.Study:
@@ -75,6 +77,25 @@ def test_grid_covers_exactly_its_grid(tmp_path: Path) -> None:
     best = yaml.safe_load((out / "best_config.yaml").read_text())
     assert (best["train"]["optimizer"]["lr"], best["train"]["batch_size"]) in seen  # ready to train
     assert best["model"]["name"] == "mlp"
+
+
+def test_best_config_is_rewritten_only_when_the_best_trial_changes(tmp_path: Path) -> None:
+    grid = {"train.optimizer.lr": [0.003, 0.03], "train.batch_size": [16, 32]}
+    out = tmp_path / "grid"
+    run_study(_request(out, write_space(tmp_path, grid), sampler="grid"))
+    settings, study = read_settings(out), _study(out)
+    path = out / "best_config.yaml"
+    best = best_trials(study)[0]
+    assert path.read_text().startswith(f"# best trial {best.number} of study {settings.name} (")
+    path.write_text(path.read_text() + "# untouched\n")
+    write_best_config(settings, best)  # same best trial: the file stays as it is
+    assert path.read_text().endswith("# untouched\n")
+    other = next(t for t in study.trials if t.number != best.number)
+    write_best_config(settings, other)  # another best: rewritten from the base config and its params
+    assert path.read_text().startswith(f"# best trial {other.number} of study {settings.name} (")
+    written = yaml.safe_load(path.read_text())
+    assert written["train"]["optimizer"]["lr"] == other.params["train.optimizer.lr"]
+    assert written["train"]["batch_size"] == other.params["train.batch_size"]
 
 
 def test_pruning_stops_a_hopeless_trial(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from tune_helpers import load_sqlite_study, tune_cmd, wait_for
 
 from knobwise.cli import main
+from knobwise.tune._output import importances
 
 
 def test_sqlite_with_two_workers_loses_no_trial(tmp_path: Path, lr_space: str) -> None:
@@ -27,7 +28,12 @@ def test_sqlite_with_two_workers_loses_no_trial(tmp_path: Path, lr_space: str) -
     for t in study.trials:
         assert (out / "trials" / f"{t.number:04d}" / "metrics.json").is_file()
     assert sorted(p.name for p in (out / "workers").iterdir()) == ["worker-0.log", "worker-1.log"]
-    assert json.loads((out / "study.json").read_text())["states"] == {"COMPLETE": 4}
+    result = json.loads((out / "study.json").read_text())
+    assert result["states"] == {"COMPLETE": 4}
+    # fANOVA ran in the process forked for it at the start: the same as computing it here.
+    assert result["importances"] == importances(study) and set(result["importances"]) == set(
+        study.best_params
+    )
     # Each worker trains its trials in its own process: 4 trials, 2 processes.
     assert len({t.user_attrs["worker_pid"] for t in study.trials}) <= 2
 

@@ -19,17 +19,20 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
 import os
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-__all__ = ["ForkedWorker", "can_fork", "fork_worker"]
+__all__ = ["ForkedCall", "ForkedWorker", "can_fork", "fork_call", "fork_worker"]
 
 
 def can_fork() -> bool:
@@ -97,6 +100,71 @@ def fork_worker(
     finally:
         try:
             sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+class ForkedCall:
+    """A value computed by a forked process when :meth:`result` asks for it (see :func:`fork_call`)."""
+
+    def __init__(self, pid: int, go: int, answer: int) -> None:
+        self.worker = ForkedWorker(pid)
+        self._go, self._answer = go, answer
+
+    def result(self) -> Any:
+        """The child's JSON value; None when it failed (its traceback went to stderr)."""
+        try:
+            os.write(self._go, b"1")
+            with os.fdopen(self._answer, "rb") as answer:
+                data = answer.read()
+            self.worker.wait()
+            return json.loads(data) if data else None
+        except (OSError, ValueError):
+            return None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Let the child go without an answer (it exits when the pipe closes)."""
+        with contextlib.suppress(OSError):
+            os.close(self._go)
+        with contextlib.suppress(ChildProcessError):
+            self.worker.poll()
+
+
+def fork_call(prepare: Callable[[], object], compute: Callable[[], Any], nice: int = 0) -> ForkedCall:
+    """Fork a process that runs ``prepare()`` now (its imports, say, beside this process's work
+    and without its GIL) and ``compute()`` when :meth:`ForkedCall.result` asks, returning the
+    value as JSON. ``nice`` lowers the child's priority, so it takes only the CPU that trials leave.
+    The child exits when this process closes the call or ends.
+    """
+    go_r, go_w = os.pipe()
+    ans_r, ans_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.freeze()
+    pid = os.fork()
+    if pid:
+        gc.unfreeze()
+        os.close(go_r)
+        os.close(ans_w)
+        return ForkedCall(pid, go_w, ans_r)
+    code = 1
+    try:
+        os.close(go_w)
+        os.close(ans_r)
+        if nice:
+            os.nice(nice)
+        prepare()
+        if os.read(go_r, 1):  # b"" when the parent closed the call or died: nothing to compute
+            with os.fdopen(ans_w, "wb") as out:
+                out.write(json.dumps(compute()).encode())
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
             sys.stderr.flush()
         finally:
             os._exit(code)

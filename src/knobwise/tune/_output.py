@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import threading
 import warnings
 from typing import Any
 
@@ -20,14 +19,15 @@ from rich.table import Table
 
 from knobwise.config import config_from_dict, config_to_yaml, read_yaml
 from knobwise.io import atomic_write_text
+from knobwise.tune._fork import ForkedCall, can_fork, fork_call
 from knobwise.tune._space import config_with
-from knobwise.tune._study import StudySettings, write_settings
+from knobwise.tune._study import StudySettings, load_optuna_study, open_storage, write_settings
 
 __all__ = [
     "best_trials",
     "trial_summary",
     "importances",
-    "prefetch_importances",
+    "start_importances",
     "write_results",
     "write_best_config",
     "live_table",
@@ -79,21 +79,17 @@ def trial_summary(t: FrozenTrial) -> dict[str, Any]:
     return out
 
 
-_prefetch: threading.Thread | None = None
+def start_importances(settings: StudySettings, url: str) -> ForkedCall | None:
+    """A forked process that imports the fANOVA machinery (``optuna.importance``: scikit-learn's
+    forests, 1.5-2 s) while the trials run, and computes the study's importances at its end (None
+    where this process may not fork: they are then computed here, at the end)."""
+    if not can_fork():
+        return None
 
+    def compute() -> dict[str, float]:
+        return importances(load_optuna_study(open_storage(url, None, None), settings.name))
 
-def prefetch_importances() -> None:
-    """Import the fANOVA machinery (``optuna.importance``: scikit-learn's forests, 1.5-2 s) in a
-    background thread, so the study's last step does not wait for it. Only for a process that waits
-    for its workers: beside trials in the same process the import's hold on the GIL slows them
-    more than it saves.
-    """
-    global _prefetch
-    if _prefetch is None:
-        _prefetch = threading.Thread(
-            target=importlib.import_module, args=("optuna.importance",), name="knobwise-prefetch", daemon=True
-        )
-        _prefetch.start()
+    return fork_call(lambda: importlib.import_module("optuna.importance"), compute, nice=10)
 
 
 def importances(study: optuna.Study) -> dict[str, float]:
@@ -120,23 +116,34 @@ def write_best_config(settings: StudySettings, best: FrozenTrial | None) -> None
     """``best_config.yaml``: the base config with the best trial's parameters, ready to train."""
     if best is None:
         return
+    header = f"# best trial {best.number} of study {settings.name} ({fmt_value(best.values)})\n"
+    path = settings.paths.best_config
+    if path.is_file():
+        with path.open(encoding="utf-8") as f:
+            if f.readline() == header:
+                return  # the best trial did not change: the file is up to date (50 ms of YAML saved)
     base = read_yaml(settings.paths.config)
     cfg = config_from_dict(config_with(base, dict(best.params)))
-    header = f"# best trial {best.number} of study {settings.name} ({fmt_value(best.values)})\n"
-    atomic_write_text(settings.paths.best_config, header + config_to_yaml(cfg))
+    atomic_write_text(path, header + config_to_yaml(cfg))
 
 
 def write_results(
-    study: optuna.Study, settings: StudySettings, *, with_importances: bool = False
+    study: optuna.Study,
+    settings: StudySettings,
+    *,
+    with_importances: bool = False,
+    importances_from: ForkedCall | None = None,
 ) -> dict[str, Any]:
-    """Rewrite ``study.json`` (best trials, counts, optionally importances) and best_config.yaml."""
+    """Rewrite ``study.json`` (best trials, counts, optionally importances: those of
+    ``importances_from`` when it answers) and best_config.yaml."""
     best = best_trials(study)
     states: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
         states[t.state.name] = states.get(t.state.name, 0) + 1
     extra: dict[str, Any] = {"best_trials": [trial_summary(t) for t in best], "states": states}
     if with_importances:
-        extra["importances"] = importances(study)
+        computed = importances_from.result() if importances_from is not None else None
+        extra["importances"] = computed if isinstance(computed, dict) else importances(study)
     write_settings(settings, extra)
     write_best_config(settings, best[0] if best else None)
     return extra

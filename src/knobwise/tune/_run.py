@@ -34,9 +34,10 @@ from knobwise.objective import (
 )
 from knobwise.track import StudyTracking, check_tracking, study_tracking
 from knobwise.tune._cores import cap_workers
+from knobwise.tune._fork import ForkedCall
 from knobwise.tune._join import settings_changes
 from knobwise.tune._options import MISSING, StudyOptions, option
-from knobwise.tune._output import live_table, prefetch_importances, write_results
+from knobwise.tune._output import live_table, start_importances, write_results
 from knobwise.tune._paths import StudyPaths, is_masked, mask_url, resolve_storage
 from knobwise.tune._pruners import PRUNERS
 from knobwise.tune._refine import best_params_of_round, narrow
@@ -271,7 +272,6 @@ def _run_round(
         if workers == 1:
             run_worker(settings, url, deadline=deadline, after_trial=after_trial)
         else:
-            prefetch_importances()  # this process only waits for the workers
             codes = supervise_workers(settings, url, workers, deadline, started=started)
     finally:
         stop.set()
@@ -286,10 +286,13 @@ def run_study(req: TuneRequest) -> dict[str, Any]:
     """Run (or resume) a study; returns the final ``study.json`` content."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings, url = prepare_study(req)
+    importances = start_importances(settings, url)  # forked before any thread of this process
     tracking = _start_tracking(settings)
     try:
-        result = _run_rounds(req, settings, url)
+        result = _run_rounds(req, settings, url, importances)
     except BaseException:
+        if importances is not None:
+            importances.close()
         if tracking is not None:
             tracking.finish(None, status="KILLED")  # --resume reopens the same parent run
         raise
@@ -326,7 +329,9 @@ def _start_tracking(settings: StudySettings) -> StudyTracking | None:
     return tracking
 
 
-def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str, Any]:
+def _run_rounds(
+    req: TuneRequest, settings: StudySettings, url: str, importances: ForkedCall | None = None
+) -> dict[str, Any]:
     timeout = req.timeout if req.timeout is not None else settings.timeout
     deadline = time.time() + timeout if timeout else None
     worker_codes: list[int] = []
@@ -349,7 +354,7 @@ def _run_rounds(req: TuneRequest, settings: StudySettings, url: str) -> dict[str
     trials_run = len(study.get_trials(deepcopy=False)) - n_before
     if trials_run == 0 and budget_left(study, settings.n_trials, len(settings.rounds) - 1) == 0:
         print(nothing_left_note(settings, len(counted_trials(study))), file=sys.stderr)
-    result = write_results(study, settings, with_importances=True)
+    result = write_results(study, settings, with_importances=True, importances_from=importances)
     dead = [c for c in worker_codes if c != 0]
     return {
         **read_settings_json(settings),

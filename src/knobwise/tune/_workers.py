@@ -106,14 +106,19 @@ def _wait_for_others(study: optuna.Study, settings: StudySettings, round_index: 
     heartbeat = (
         study._storage.get_heartbeat_interval() if hasattr(study._storage, "get_heartbeat_interval") else None
     )
+    last_check = time.monotonic()
     while True:
         running = [t for t in counted_trials(study, round_index) if t.state == TrialState.RUNNING]
         if not running or heartbeat is None:
             return False
-        time.sleep(min(float(heartbeat), 2.0))
-        _fail_stale(study)
-        if budget_left(study, settings.n_trials, round_index) > 0:
-            return True
+        # Look often (the last trial of a short study ends any moment: this worker's exit, and the
+        # study's end, should not lag by seconds), fail stale trials once per heartbeat interval.
+        time.sleep(0.2)
+        if time.monotonic() - last_check >= min(float(heartbeat), 2.0):
+            last_check = time.monotonic()
+            _fail_stale(study)
+            if budget_left(study, settings.n_trials, round_index) > 0:
+                return True
 
 
 def build_objective(
