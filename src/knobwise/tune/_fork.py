@@ -40,6 +40,19 @@ def can_fork() -> bool:
     return sys.platform == "linux" and threading.active_count() == 1 and not torch.cuda.is_available()
 
 
+def _fork() -> int:
+    """``os.fork()`` with this process's buffered output written first (else the child would write
+    it again) and its objects frozen out of the garbage collector across the fork (so the child
+    never finalizes them); 0 in the child, the child's pid here."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.freeze()
+    pid = os.fork()
+    if pid:
+        gc.unfreeze()
+    return pid
+
+
 class ForkedWorker:
     """A forked worker process, with the part of :class:`subprocess.Popen` that supervision uses."""
 
@@ -72,12 +85,8 @@ def fork_worker(
 
     ``threads``: torch's thread count in the child (the parent has not started its thread pool).
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    gc.freeze()
-    pid = os.fork()
+    pid = _fork()
     if pid:
-        gc.unfreeze()
         return ForkedWorker(pid)
     code = 1
     try:
@@ -141,12 +150,8 @@ def fork_call(prepare: Callable[[], object], compute: Callable[[], Any], nice: i
     """
     go_r, go_w = os.pipe()
     ans_r, ans_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    gc.freeze()
-    pid = os.fork()
+    pid = _fork()
     if pid:
-        gc.unfreeze()
         os.close(go_r)
         os.close(ans_w)
         return ForkedCall(pid, go_w, ans_r)
