@@ -92,3 +92,14 @@ def test_import_knobwise_loads_no_heavy_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_study_loads_neither_the_report_nor_scikit_learn() -> None:
+    # knobwise.api and the tune command import the report (matplotlib, jinja2) only to write one,
+    # and fANOVA's scikit-learn only at a study's end.
+    code = (
+        "import sys, knobwise.api, knobwise.cli._tune; heavy = [m for m in ('matplotlib', 'jinja2', "
+        "'sklearn') if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
