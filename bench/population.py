@@ -64,6 +64,8 @@ def _sync(device: torch.device) -> None:
 
 def population_epoch(cfg: ExperimentConfig, data: PreparedData, n: int) -> float:
     pop = PopulationTrainer(_trainers(cfg, data, n))
+    if not pop.batched:  # a population of one trains as a standalone run
+        return sequential_epochs(cfg, data, n)
     active = list(range(n))
     torch.stack(list(pop.train_epoch(0, active))).tolist()  # warm-up
     start = time.perf_counter()

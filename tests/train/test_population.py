@@ -53,6 +53,17 @@ def test_members_match_standalone_runs_with_the_same_seed() -> None:
         assert population.members[k].history[-1]["lr"] == pytest.approx(solo.history[-1]["lr"])
 
 
+def test_a_population_of_one_is_a_standalone_run_bit_for_bit() -> None:
+    (cfg,), data = _setup(["train.epochs=1", "data.limit=300"])
+    population = PopulationTrainer([_trainer(cfg, data, 5)])
+    assert not population.batched and population.blocker == "one member trains as a standalone run"
+    population.fit()
+    solo = _trainer(cfg, data, 5)
+    solo.fit()
+    for a, b in zip(population.members[0].model.parameters(), solo.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_sequential_path_is_identical_to_standalone_runs() -> None:
     (cfg,), data = _setup(["train.epochs=1", "data.limit=300"])
     population = PopulationTrainer([_trainer(cfg, data, s) for s in (3, 4)], batched=False)
