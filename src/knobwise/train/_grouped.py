@@ -30,7 +30,7 @@ from torch import nn
 
 from knobwise.models._ops import AvgPoolSame, MaxPoolSame
 
-__all__ = ["grouped_forward", "grouped_blocker", "leaf_modules"]
+__all__ = ["grouped_forward", "grouped_blocker", "grouped_plan", "leaf_modules"]
 
 #: Modules that act on each channel (or element) alone: they run on ``(B, N·C, H, W)`` or
 #: ``(N, B, F)`` unchanged.
@@ -75,6 +75,25 @@ def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if not list(m.children())]
 
 
+def grouped_plan(parts: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]:
+    """The leaf modules in the order the grouped forward runs them: a ReLU directly before a
+    max-pooling runs after it instead.
+
+    The two commute exactly — values, and gradients too: where a window's maximum is positive
+    both orders route the gradient to the same element, elsewhere both give zero — and the ReLU
+    then passes over a quarter of the elements (for 2×2 pooling), forward and backward.
+
+    >>> plan = grouped_plan(leaf_modules(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2))))
+    >>> [type(m).__name__ for _, m in plan]
+    ['Conv2d', 'MaxPool2d', 'ReLU']
+    """
+    plan = list(parts)
+    for i in range(len(plan) - 1):
+        if type(plan[i][1]) is nn.ReLU and type(plan[i + 1][1]) is nn.MaxPool2d:
+            plan[i], plan[i + 1] = plan[i + 1], plan[i]
+    return plan
+
+
 def grouped_blocker(model: nn.Module) -> str | None:
     """Why :func:`grouped_forward` cannot run ``model`` (None: it can).
 
@@ -108,7 +127,7 @@ def grouped_forward(
 
     ``masks`` maps a dropout module's name to its ``(N, B, ...)`` scaled keep-mask (training only).
     ``model`` supplies the structure (its own tensors are not used); ``parts``, when given, is
-    :func:`leaf_modules` of it, computed once by the caller.
+    :func:`grouped_plan` of its :func:`leaf_modules`, computed once by the caller.
     """
     n, b = x.shape[0], x.shape[1]
     h = x.transpose(0, 1).reshape(b, n * x.shape[2], *x.shape[3:])  # image layout (B, N·C, H, W)
@@ -118,7 +137,15 @@ def grouped_forward(
         # it by itself).
         h = h.contiguous(memory_format=torch.channels_last)
     image = True
-    for name, m in parts if parts is not None else leaf_modules(model):
+    # Whether h is a tensor this forward made and autograd does not keep (a convolution's or a
+    # max-pooling's output: their backward reads their input): a ReLU may then overwrite it.
+    own = False
+    for name, m in parts if parts is not None else grouped_plan(leaf_modules(model)):
+        if type(m) is nn.ReLU:
+            h = torch.relu_(h) if own else torch.relu(h)
+            own = False
+            continue
+        own = isinstance(m, nn.Conv2d | nn.MaxPool2d)
         if isinstance(m, nn.Conv2d):
             w = params[f"{name}.weight"]
             bias = params.get(f"{name}.bias")

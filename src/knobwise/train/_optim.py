@@ -122,8 +122,15 @@ def _lbfgs(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer
     return torch.optim.LBFGS(params, lr=cfg.lr, line_search_fn=search, **kw)
 
 
-def create_optimizer(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim.Optimizer:
+def create_optimizer(
+    cfg: OptimizerConfig, params: Iterable[Any], *, fused: bool = False
+) -> torch.optim.Optimizer:
     """Build the optimizer named by ``cfg.name`` over ``params``.
+
+    ``fused`` asks for torch's fused kernel where the optimizer has one (Adam, AdamW, SGD,
+    Adagrad): one pass over each tensor instead of one per operation, 2.4x faster for a
+    population's stacked Adam on a CPU, but rounded differently from the multi-tensor update in
+    the last bit, so a standalone run keeps the latter (the same numbers as torch's default).
 
     >>> create_optimizer(OptimizerConfig(name="sgd", history_size=5), [torch.zeros(1)])
     Traceback (most recent call last):
@@ -135,10 +142,17 @@ def create_optimizer(cfg: OptimizerConfig, params: Iterable[Any]) -> torch.optim
             if getattr(cfg, name) is not None:
                 raise ConfigError(f"train.optimizer.{name} applies only to lbfgs, not {cfg.name}")
     optimizer = OPTIMIZERS.get(cfg.name)(cfg, params)
-    if cfg.name != "lbfgs":
-        for group in optimizer.param_groups:
+    if cfg.name == "lbfgs":
+        return optimizer
+    # Set on the groups rather than passed to the constructors, so that registered factories
+    # need not know it; torch reads both options from the group at every step.
+    fused = fused and "fused" in optimizer.defaults
+    for group in optimizer.param_groups:
+        if fused:
+            group["fused"], group["foreach"] = True, False
+        else:
             # torch's multi-tensor update: on a CPU the same arithmetic, bit for bit, as the
-            # per-tensor loop torch picks there by default, in fewer operations (a population's
-            # stacked Adam step 2.4x faster); CUDA picks it anyway.
+            # per-tensor loop torch picks there by default, in fewer operations; CUDA picks it
+            # anyway.
             group["foreach"] = True
     return optimizer

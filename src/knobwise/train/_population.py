@@ -47,7 +47,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from knobwise.device import autocast
 from knobwise.errors import TrainingError
 from knobwise.train._fit import Trainer, epoch_seed
-from knobwise.train._grouped import grouped_blocker, grouped_forward, leaf_modules
+from knobwise.train._grouped import grouped_blocker, grouped_forward, grouped_plan, leaf_modules
 from knobwise.train._optim import create_optimizer
 from knobwise.train._predict import loss_and_accuracy
 
@@ -173,7 +173,7 @@ class PopulationTrainer:
         self.structure = models[0]
         # The grouped forward where every layer has one (fast on CPUs), else vmap of functional_call.
         self.grouped = grouped_blocker(models[0]) is None
-        self._parts = leaf_modules(models[0])
+        self._parts = grouped_plan(leaf_modules(models[0]))
         # Weights (per member ndim > 1) for the λ/2m Σw² term, when a member has one.
         self._l2 = (
             [n for n, p in params.items() if p.ndim > 2] if any(t._l2_coef for t in self.members) else []
@@ -195,7 +195,8 @@ class PopulationTrainer:
         self.stacked_opt: torch.optim.Optimizer | None = None
         if len(opt_cfgs) == 1 and not per_batch:
             unit = first.cfg.optimizer.model_copy(update={"lr": 1.0})
-            self.stacked_opt = create_optimizer(unit, list(self.params.values()))
+            # Fused where torch has it: the stacked tensors are few and large.
+            self.stacked_opt = create_optimizer(unit, list(self.params.values()), fused=True)
             for t in self.members:
                 # A member's optimizer now only carries its rate (driven by its own schedule); tell
                 # torch's schedulers that the steps happen, so they do not warn about the order.
@@ -227,24 +228,25 @@ class PopulationTrainer:
 
     def _masks(self, batch: int, gens: list[torch.Generator]) -> dict[str, torch.Tensor]:
         """Each dropout layer's mask per member, drawn as ``F.dropout`` draws it on a CPU
-        (``empty_like(x).bernoulli_(1 - p)``, divided by ``1 - p``), in forward order."""
-        first = self.members[0]
-        per_member: list[list[torch.Tensor]] = []
-        for gen in gens:
-            row = []
-            for _, p, shape in self.dropouts:
-                full = (batch, *shape)
-                if p == 0.0:
-                    row.append(torch.ones(full, device=first.device))
-                elif p == 1.0:
-                    row.append(torch.zeros(full, device=first.device))
-                else:
-                    noise = torch.empty(full, device=first.device).bernoulli_(1 - p, generator=gen)
-                    row.append(noise.div_(1 - p))
-            per_member.append(row)
-        return {
-            name: torch.stack([row[j] for row in per_member]) for j, (name, _, _) in enumerate(self.dropouts)
+        (``empty_like(x).bernoulli_(1 - p)``, divided by ``1 - p``), in forward order: member k's
+        draws fill row k of one ``(N, batch, ...)`` tensor, the same numbers as a tensor of its own."""
+        device = self.members[0].device
+        n = len(gens)
+        masks = {
+            name: torch.empty((n, batch, *shape), device=device)
+            for name, p, shape in self.dropouts
+            if 0.0 < p < 1.0
         }
+        for k, gen in enumerate(gens):
+            for name, p, _ in self.dropouts:
+                if name in masks:
+                    masks[name][k].bernoulli_(1 - p, generator=gen)
+        for name, p, shape in self.dropouts:
+            if name in masks:
+                masks[name].div_(1 - p)
+            else:  # p = 0 keeps everything, p = 1 nothing
+                masks[name] = torch.full((n, batch, *shape), 1.0 - p, device=device)
+        return masks
 
     # -- the step loop ---------------------------------------------------------------------------
     def _active(self) -> list[int]:
