@@ -19,6 +19,7 @@ import torch
 
 from knobwise.config import ExperimentConfig
 from knobwise.data import AugmentPipeline, PreparedData, prepare_data
+from knobwise.report._figures import pyplot
 
 __all__ = ["render", "preview_png"]
 
@@ -45,8 +46,7 @@ def _title(y: torch.Tensor, classes: list[str]) -> str:
 
 def render(data: PreparedData, pipeline: AugmentPipeline, n: int, seed: int) -> bytes:
     """PNG bytes of the preview grid for the first ``n`` training images."""
-    # lazy: matplotlib loads only when a figure is drawn
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     train = data.splits["train"]
     n = min(n, len(train))

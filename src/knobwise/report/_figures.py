@@ -25,15 +25,12 @@ import functools
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import matplotlib
-
-matplotlib.use("Agg", force=True)  # headless and deterministic, whatever MPLBACKEND says
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure as MplFigure  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure as MplFigure
 
 __all__ = [
     "PALETTE",
@@ -83,13 +80,27 @@ _RC: dict[str, Any] = {
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+@functools.lru_cache(maxsize=1)
+def pyplot() -> ModuleType:
+    """matplotlib's pyplot on the Agg backend, imported at the first figure drawn: importing it
+    costs about half a second, which a run's report (drawn with Pillow and HTML) never pays."""
+    # lazy: half a second, paid by the reports that draw with matplotlib only
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # headless and deterministic, whatever MPLBACKEND says
+    # lazy: after the backend is chosen
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def styled(fn: _F) -> _F:
     """Run a plot function inside the report style (fonts, grid, colormap), leaving the global
     matplotlib settings of the caller untouched."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with plt.rc_context(_RC):  # type: ignore[arg-type]
+        with pyplot().rc_context(_RC):
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -127,7 +138,7 @@ def new_figure(
 ) -> tuple[MplFigure, Any]:
     """A figure of ``width`` x ``height`` inches, with its axes (one ``Axes`` or a 2-D array);
     call it inside a :func:`styled` function so the report style applies."""
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=nrows * ncols == 1, **kw)
+    fig, axes = pyplot().subplots(nrows, ncols, figsize=(width, height), squeeze=nrows * ncols == 1, **kw)
     return fig, axes
 
 
@@ -147,5 +158,5 @@ def to_figure(
     try:
         fig.savefig(buf, format="png", bbox_inches="tight", facecolor="white")
     finally:
-        plt.close(fig)
+        pyplot().close(fig)
     return ReportFigure(name=name, title=title, png=buf.getvalue(), alt=alt or title, data=data or {})

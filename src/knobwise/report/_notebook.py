@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from knobwise.objective import SPLITS
-from knobwise.report import _plots
+from knobwise.report import _curves, _plots
 from knobwise.report._heatmap import MAX_CLASSES, confusion_heatmap
 from knobwise.report._render import environment
 from knobwise.run import BaseRun
@@ -72,7 +72,7 @@ def run_html(run: BaseRun) -> str:
             f"<p>optimizing {escape(str(objective['metric']))} = {escape(str(objective.get('value')))}</p>"
         )
     if run.history:
-        parts.append(_figure(run, "learning_curves", lambda: _plots.learning_curves(run.history)))
+        parts.append(_figure(run, "learning_curves", lambda: _curves.learning_curves(run.history)))
     dev = metrics.get("dev") if isinstance(metrics.get("dev"), dict) else metrics.get("test")
     if isinstance(dev, dict) and dev.get("confusion_matrix"):
         cm = np.asarray(dev["confusion_matrix"])

@@ -1,30 +1,27 @@
-"""The report's plots, each a function of plain data returning a :class:`ReportFigure`.
+"""The report's matplotlib plots, each a function of plain data returning a :class:`ReportFigure`.
 
-Run plots: learning curves, confusion-matrix heatmaps, grids of examples. Comparison: curves of
-several runs overlaid. Study plots: optimization history, parallel coordinates, parameter
-importances and the Pareto front. They are drawn with matplotlib directly (not
-``optuna.visualization.matplotlib``, which is experimental, warns on every call and offers no
-control over fonts and palette), all through :mod:`knobwise.report._figures`.
+Run plots beyond the learning curves (drawn with Pillow, :mod:`knobwise.report._curves`):
+confusion-matrix pictures for many classes. Comparison: curves of several runs overlaid. Study
+plots: optimization history, parallel coordinates, parameter importances and the Pareto front.
+They are drawn with matplotlib directly (not ``optuna.visualization.matplotlib``, which is
+experimental, warns on every call and offers no control over fonts and palette), all through
+:mod:`knobwise.report._figures`, which imports matplotlib with the first figure drawn.
 
 Example:
-    >>> hist = [{"epoch": 1, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.4, "lr": 0.1},
-    ...         {"epoch": 2, "loss": 0.5, "accuracy": 0.8, "val_loss": 0.7, "val_accuracy": 0.7, "lr": 0.05}]
-    >>> learning_curves(hist).name
-    'learning_curves'
+    >>> hist = [{"epoch": 1, "val_loss": 1.1, "val_accuracy": 0.4},
+    ...         {"epoch": 2, "val_loss": 0.7, "val_accuracy": 0.7}]
+    >>> overlaid_curves({"a": hist}).name
+    'comparison_curves'
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
 import numpy as np
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
-from matplotlib.ticker import MaxNLocator
 
+from knobwise.report._curves import history_column
 from knobwise.report._figures import (
     PALETTE,
     SEQUENTIAL_CMAP,
@@ -37,7 +34,6 @@ from knobwise.report._figures import (
 )
 
 __all__ = [
-    "learning_curves",
     "confusion_heatmaps",
     "overlaid_curves",
     "optimization_history",
@@ -46,63 +42,17 @@ __all__ = [
     "pareto_front",
 ]
 
-_TRAIN, _DEV, _LR = PALETTE[0], PALETTE[1], PALETTE[2]
-
-
-def _column(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
-    """A history column as floats; missing or empty cells are NaN (matplotlib leaves gaps)."""
-    out = []
-    for r in rows:
-        v = r.get(key)
-        try:
-            out.append(float(v) if v not in (None, "") else math.nan)
-        except (TypeError, ValueError):
-            out.append(math.nan)
-    return np.asarray(out, dtype=float)
-
 
 def _has(values: np.ndarray) -> bool:
     return bool(np.isfinite(values).any())
 
 
-def _log_if_wide(ax: Any, values: np.ndarray, axis: str = "y") -> None:
-    """Log scale when positive values span more than a factor of 20 (learning rates, losses)."""
-    v = values[np.isfinite(values)]
-    if v.size and (v > 0).all() and v.max() / v.min() > 20:
-        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+def _integer_ticks(ax: Any) -> None:
+    """Whole-number ticks on the x axis (epochs, trial numbers)."""
+    # lazy: matplotlib loads with the first figure drawn (see _figures.pyplot)
+    from matplotlib.ticker import MaxNLocator
 
-
-@styled
-def learning_curves(history: Sequence[Mapping[str, Any]]) -> ReportFigure:
-    """Loss and accuracy per epoch, train vs dev, and the learning rate, side by side; epochs
-    where a knob was changed (``knob_change``) get a dotted vertical line."""
-    epochs = _column(history, "epoch")
-    fig, axes = new_figure(15, 4.2, 1, 3)
-    panels = (("loss", "loss", "val_loss"), ("accuracy", "accuracy", "val_accuracy"))
-    for ax, (what, train_key, dev_key) in zip(axes[0][:2], panels, strict=True):
-        for key, label, col, style in ((train_key, "train", _TRAIN, "-"), (dev_key, "dev", _DEV, "--")):
-            y = _column(history, key)
-            if _has(y):
-                ax.plot(epochs, y, style, marker="o", ms=4, color=col, label=label, lw=2)
-        if what == "loss":
-            _log_if_wide(ax, np.concatenate([_column(history, train_key), _column(history, dev_key)]))
-        label_axes(ax, "epoch", what, f"{what}: train vs dev")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend()
-    lr_ax = axes[0][2]
-    lr = _column(history, "lr")
-    if _has(lr):
-        lr_ax.plot(epochs, lr, marker="o", ms=4, color=_LR, lw=2)
-        _log_if_wide(lr_ax, lr)
-    label_axes(lr_ax, "epoch", "learning rate", "learning rate per epoch")
-    lr_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for i, r in enumerate(history):
-        if r.get("knob_change"):
-            for ax in axes[0]:
-                ax.axvline(epochs[i], color=PALETTE[6], ls=":", lw=1.5)
-    return to_figure(
-        fig, "learning_curves", "Learning curves", "Loss, accuracy (train vs dev) and learning rate per epoch"
-    )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _tick_style(labels: Sequence[str]) -> dict[str, Any]:
@@ -169,12 +119,12 @@ def overlaid_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> Rep
     """Dev loss and dev accuracy per epoch of several runs on shared axes (train dotted)."""
     fig, axes = new_figure(15, 4.8, 1, 2)
     for i, (label, hist) in enumerate(histories.items()):
-        epochs = _column(hist, "epoch")
+        epochs = history_column(hist, "epoch")
         for ax, train_key, dev_key in (
             (axes[0][0], "loss", "val_loss"),
             (axes[0][1], "accuracy", "val_accuracy"),
         ):
-            dev, train = _column(hist, dev_key), _column(hist, train_key)
+            dev, train = history_column(hist, dev_key), history_column(hist, train_key)
             if _has(dev):
                 ax.plot(
                     epochs, dev, "-", marker="o", ms=4, color=color(i), lw=2, label=f"{_short(label, 30)} dev"
@@ -184,7 +134,7 @@ def overlaid_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> Rep
     label_axes(axes[0][0], "epoch", "loss", "loss per epoch (dev solid, train dotted)")
     label_axes(axes[0][1], "epoch", "accuracy", "accuracy per epoch (dev solid, train dotted)")
     for ax in axes[0]:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _integer_ticks(ax)
         ax.legend(fontsize=9)
     return to_figure(fig, "comparison_curves", "Learning curves, overlaid")
 
@@ -200,7 +150,7 @@ def optimization_history(
     ax.plot(numbers, v, "o", color=PALETTE[0], ms=6, label="trial")
     ax.step(numbers, best, where="post", color=PALETTE[3], lw=2, label="best so far")
     label_axes(ax, "trial number", metric, f"optimization history ({'maximize' if maximize else 'minimize'})")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax)
     ax.legend()
     return to_figure(fig, "study_history", "Optimization history")
 
@@ -259,7 +209,12 @@ def parallel_coordinates(
     vnorm = (v - v.min()) / span if span > 0 else np.full(len(v), 0.5)
     cols.append(vnorm)
     labels.append(f"{metric}\n{v.min():.4g} … {v.max():.4g}" if v.size else metric)
-    cmap = matplotlib.colormaps[SEQUENTIAL_CMAP]
+    # lazy: matplotlib loads with the first figure drawn (see _figures.pyplot)
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    cmap = colormaps[SEQUENTIAL_CMAP]
     xs = np.arange(len(cols))
     for j in np.argsort(vnorm, kind="stable"):  # the best drawn last, on top
         ax.plot(xs, [c[j] for c in cols], "-o", color=cmap(vnorm[j]), lw=1.8, ms=4, alpha=0.9)

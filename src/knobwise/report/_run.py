@@ -21,6 +21,7 @@ from knobwise.io import atomic_write_bytes, atomic_write_text
 from knobwise.metrics import INTERVAL_COLUMNS, Predictions, format_interval, interval_rows
 from knobwise.models import build_from_layers, summarize
 from knobwise.report import _diagnosis, _examples, _plots, _tabular
+from knobwise.report._curves import learning_curves
 from knobwise.report._explain_section import explain_section
 from knobwise.report._figures import ReportFigure
 from knobwise.report._heatmap import MAX_CLASSES, confusion_heatmap
@@ -129,7 +130,7 @@ def _curves(art: RunArtifacts) -> Section:
     if not art.history:
         s.note(f"no learning curves: history.csv {art.missing.get('history.csv', 'is empty')}")
         return s
-    s.figures.append(_plots.learning_curves(art.history))
+    s.figures.append(learning_curves(art.history))
     changes = [f"epoch {int(r['epoch'])}: {r['knob_change']}" for r in art.history if r.get("knob_change")]
     if changes:
         s.paragraphs.append("Knob changes (dotted lines): " + "; ".join(changes))
