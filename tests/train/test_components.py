@@ -43,47 +43,45 @@ def test_every_optimizer_steps(name: str) -> None:
     assert torch.all(w.abs() < torch.tensor([1.0, 2.0]))
 
 
-@pytest.mark.parametrize("name", [n for n in list_optimizers() if n != "lbfgs"])
-def test_multi_tensor_update_is_the_per_tensor_loop_bit_for_bit(name: str) -> None:
+def _stepped(name: str, **options: bool) -> tuple[dict[str, object], list[torch.Tensor]]:
+    """Four steps of the registered optimizer ``name`` (``create_optimizer(..., **options)``) on
+    two stacked-looking tensors with fixed random gradients: its first group and the results;
+    ``foreach`` is set on the group after creation (the per-tensor loop for False)."""
     cfg = OptimizerConfig(name=name, lr=0.05, momentum=0.9 if name in ("sgd", "rmsprop") else 0.0)
     start = [torch.randn(8, 64, 32, generator=torch.Generator().manual_seed(0)), torch.ones(8, 10)]
-    results = []
-    for foreach in (True, False):
-        params = [torch.nn.Parameter(t.clone()) for t in start]
-        opt = create_optimizer(cfg, params)
-        assert opt.param_groups[0]["foreach"] is True
+    params = [torch.nn.Parameter(t.clone()) for t in start]
+    foreach = options.pop("foreach", None)
+    opt = create_optimizer(cfg, params, **options)
+    group = dict(opt.param_groups[0])
+    if foreach is not None:
         opt.param_groups[0]["foreach"] = foreach
-        gen = torch.Generator().manual_seed(1)
-        for _ in range(4):
-            for p in params:
-                p.grad = torch.randn(p.shape, generator=gen)
-            opt.step()
-        results.append(params)
-    for fast, loop in zip(*results, strict=True):
-        assert torch.equal(fast, loop)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(4):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=gen)
+        opt.step()
+    return group, params
+
+
+@pytest.mark.parametrize("name", [n for n in list_optimizers() if n != "lbfgs"])
+def test_multi_tensor_update_is_the_per_tensor_loop_bit_for_bit(name: str) -> None:
+    group, fast = _stepped(name)
+    assert group["foreach"] is True
+    _, loop = _stepped(name, foreach=False)
+    for a, b in zip(fast, loop, strict=True):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("name", [n for n in list_optimizers() if n != "lbfgs"])
 def test_fused_update_where_torch_has_one(name: str) -> None:
     """``fused=True`` (a population's stacked optimizer) takes torch's fused kernel for Adam,
     AdamW, SGD and Adagrad, the multi-tensor update for the others; same steps up to rounding."""
-    cfg = OptimizerConfig(name=name, lr=0.05, momentum=0.9 if name in ("sgd", "rmsprop") else 0.0)
-    start = [torch.randn(8, 64, 32, generator=torch.Generator().manual_seed(0)), torch.ones(8, 10)]
-    results = []
-    for fused in (True, False):
-        params = [torch.nn.Parameter(t.clone()) for t in start]
-        opt = create_optimizer(cfg, params, fused=fused)
-        group = opt.param_groups[0]
-        has_fused = fused and name in ("adam", "adamw", "sgd", "adagrad")
-        assert (group.get("fused") is True, group["foreach"]) == (has_fused, not has_fused)
-        gen = torch.Generator().manual_seed(1)
-        for _ in range(4):
-            for p in params:
-                p.grad = torch.randn(p.shape, generator=gen)
-            opt.step()
-        results.append(params)
-    for fused_p, multi_p in zip(*results, strict=True):
-        torch.testing.assert_close(fused_p, multi_p, atol=1e-6, rtol=1e-5)
+    group, fused = _stepped(name, fused=True)
+    has_fused = name in ("adam", "adamw", "sgd", "adagrad")
+    assert (group.get("fused") is True, group["foreach"]) == (has_fused, not has_fused)
+    _, multi = _stepped(name)
+    for a, b in zip(fused, multi, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
 
 
 def test_unknown_optimizer_suggests() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from knobwise.report._colors import INFERNO, lookup
 from knobwise.report._figures import ReportFigure
 from knobwise.report._grid import image_grid
 
@@ -28,18 +29,6 @@ __all__ = ["overlay", "explanation_grid", "filters_grid", "feature_maps_grid", "
 HEAT_CMAP = "inferno"
 _ALPHA = 0.6
 
-#: matplotlib's inferno at 0, 0.05, ..., 1 (RGB 0-255); linear between them is within 5 levels of
-#: it, and a run's report need not import matplotlib (half a second) for one colour table.
-_INFERNO = np.array(
-    [
-        [0, 0, 4], [7, 5, 27], [22, 11, 57], [43, 11, 87], [66, 10, 104], [87, 16, 110],
-        [106, 23, 110], [127, 30, 108], [147, 38, 103], [168, 46, 95], [188, 55, 84], [204, 66, 72],
-        [221, 81, 58], [234, 99, 42], [243, 120, 25], [249, 142, 9], [252, 165, 10], [251, 190, 35],
-        [246, 215, 70], [241, 239, 117], [252, 255, 164],
-    ],
-    dtype=float,
-)  # fmt: skip
-
 
 def heat_colors(values: np.ndarray) -> np.ndarray:
     """The :data:`HEAT_CMAP` colours of ``values`` in [0, 1], as RGB in [0, 1] on a new last axis.
@@ -47,9 +36,7 @@ def heat_colors(values: np.ndarray) -> np.ndarray:
     >>> heat_colors(np.array([0.0, 1.0])).round(3).tolist()
     [[0.0, 0.0, 0.016], [0.988, 1.0, 0.643]]
     """
-    v = np.clip(np.asarray(values, dtype=float), 0.0, 1.0)
-    anchors = np.linspace(0.0, 1.0, len(_INFERNO))
-    return np.stack([np.interp(v, anchors, _INFERNO[:, c]) for c in range(3)], axis=-1) / 255.0
+    return lookup(INFERNO, values)
 
 
 def overlay(images: np.ndarray, maps: np.ndarray) -> np.ndarray:

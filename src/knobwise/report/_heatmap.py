@@ -23,30 +23,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from knobwise.report._colors import VIRIDIS, lookup
+
 __all__ = ["HeatCell", "Heatmap", "confusion_heatmap", "viridis", "MAX_CLASSES"]
 
 #: Beyond this many classes the cells are too small for their numbers.
 MAX_CLASSES = 30
 
-#: matplotlib's viridis at 0, 0.05, ..., 1 (RGB 0-255); linear between them is within a few levels.
-_VIRIDIS = np.array(
-    [
-        [68, 1, 84], [71, 19, 101], [72, 36, 117], [70, 52, 128], [65, 68, 135], [59, 82, 139],
-        [53, 95, 141], [47, 108, 142], [42, 120, 142], [37, 132, 142], [33, 145, 140], [30, 156, 137],
-        [34, 168, 132], [47, 180, 124], [68, 191, 112], [94, 201, 98], [122, 209, 81], [155, 217, 60],
-        [189, 223, 38], [223, 227, 24], [253, 231, 37],
-    ],
-    dtype=float,
-)  # fmt: skip
 _HEX = re.compile(r"#[0-9a-f]{6}")
 
 
 def viridis(v: float) -> str:
     """The viridis colour of ``v`` in [0, 1] as ``#rrggbb``."""
-    x = min(max(float(v), 0.0), 1.0) * (len(_VIRIDIS) - 1)
-    i = min(int(x), len(_VIRIDIS) - 2)
-    rgb = _VIRIDIS[i] + (x - i) * (_VIRIDIS[i + 1] - _VIRIDIS[i])
-    return "#" + "".join(f"{int(round(c)):02x}" for c in rgb)
+    return "#" + "".join(f"{int(round(c * 255)):02x}" for c in lookup(VIRIDIS, v))
 
 
 @dataclass(frozen=True)
