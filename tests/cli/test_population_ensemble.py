@@ -3,7 +3,9 @@ the members' saved predictions, and every bad input."""
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ import yaml
 from knobwise.cli import main
 from knobwise.metrics import load_predictions
 from knobwise.run import vote
+from knobwise.train._checkpoint import load_checkpoint
 
 FAST = ["--quiet", "--set", "train.epochs=1", "--set", "data.limit=300", "--set", "model.name=mlp"]
 
@@ -174,3 +177,22 @@ def test_api_population_and_ensemble(population: Path, tmp_path: Path) -> None:
     ens = kw.ensemble(runs, "plurality", tmp_path / "ens", report=False)
     assert ens.metrics["ensemble"]["members"] == [str(r.resolve()) for r in runs]
     assert not (tmp_path / "ens" / "report.html").exists()
+
+
+def test_a_member_resumes_as_a_standalone_run(tmp_path: Path) -> None:
+    """A member's checkpoint holds its slice of the population's (fused) optimizer state, which
+    its own optimizer continues from: the digits CNN with Adam, two epochs, then a third."""
+    out = tmp_path / "pop"
+    tiny = ["--quiet", "--set", "data.limit=300", "--set", "train.epochs=2"]
+    assert main(["train", "--population", "2", "--out", str(out), *tiny]) == 0
+    member = out / "members" / "0"
+    before = list(csv.DictReader((member / "history.csv").open()))
+    tensors, _ = load_checkpoint(member / "checkpoint")
+    n_train = json.loads((member / "metrics.json").read_text())["train"]["n"]
+    assert tensors["optim.0.step"].item() == 2 * math.ceil(n_train / 32)  # every step of both epochs
+    assert all(tensors[k].abs().sum() > 0 for k in tensors if k.endswith("exp_avg_sq"))
+    assert main(["train", "--resume", str(member), "--quiet", "--set", "train.epochs=3"]) == 0
+    after = list(csv.DictReader((member / "history.csv").open()))
+    assert [r["epoch"] for r in after] == ["1", "2", "3"]
+    assert [r["loss"] for r in after[:2]] == [r["loss"] for r in before]
+    assert json.loads((member / "metrics.json").read_text())["run"]["epochs"] == 3
