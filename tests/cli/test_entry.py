@@ -18,6 +18,11 @@ def test_every_command_module_has_arguments_and_run() -> None:
     assert parser.parse_args(["summary", "lenet5"]).command == "summary"
 
 
+def _stdout(code: str) -> str:
+    """What a fresh interpreter prints running ``code``."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
 def test_help_lists_every_command_without_importing_torch() -> None:
     code = (
         "import sys; from knobwise.cli import main\n"
@@ -25,7 +30,7 @@ def test_help_lists_every_command_without_importing_torch() -> None:
         "heavy = ('torch', 'numpy', 'matplotlib', 'optuna', 'pydantic')\n"
         "print('LOADED', [m for m in heavy if m in sys.modules])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = _stdout(code)
     assert "LOADED []" in out
     for name in COMMANDS:
         assert name in out
@@ -40,5 +45,5 @@ def test_the_command_freezes_its_objects_before_the_process_ends_but_a_call_does
         "sys.argv = ['knobwise', 'summary', 'mlp', '--input', '1x8x8']\n"
         "code = main()\nprint('FROZEN', code, gc.get_freeze_count() > 1000)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = _stdout(code)
     assert "FROZEN 0 True" in out

@@ -37,6 +37,16 @@ _PANEL_W, _H = 500, 400  # final pixels of one panel
 _LEFT, _RIGHT, _TOP, _BOTTOM = 80, 18, 40, 62  # plot area margins inside a panel
 _GRID, _INK, _FRAME = (225, 225, 225), (30, 30, 30), (90, 90, 90)
 _TRAIN, _DEV, _LR, _KNOB = PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[6]
+_DASHED, _DOTTED = (9, 5), (3, 4)  # (on, off) in final pixels
+#: The panels: their key in ``data``, y label, title, whether a log axis may be chosen, legend at
+#: the top (curves that fall) or bottom (curves that rise), and (label, column, colour, dash) series.
+_PANELS = (
+    ("loss", "loss", "loss: train vs dev", True, True,
+     (("train", "loss", _TRAIN, None), ("dev", "val_loss", _DEV, _DASHED))),
+    ("accuracy", "accuracy", "accuracy: train vs dev", False, False,
+     (("train", "accuracy", _TRAIN, None), ("dev", "val_accuracy", _DEV, _DASHED))),
+    ("lr", "learning rate", "learning rate per epoch", True, True, (("learning rate", "lr", _LR, None),)),
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=4)
@@ -155,41 +165,47 @@ class _Panel:
         x0 = self.left - (_LEFT - 6) * _S
         image.paste(label, (int(x0), int((self.top + self.bottom - label.height) / 2)), label)
 
-    def line(self, x: np.ndarray, y: np.ndarray, color: str, dashed: bool = False) -> int:
+    def line(self, x: np.ndarray, y: np.ndarray, color: str, dash: tuple[int, int] | None) -> int:
         """Draw a series (a NaN breaks the line); returns how many points it has."""
         ok = np.isfinite(x) & np.isfinite(y) & ((y > 0) if self.log else True)
         pts = [self.px(float(a), float(b)) if good else None for a, b, good in zip(x, y, ok, strict=True)]
         for p, q in zip(pts, pts[1:], strict=False):
             if p is not None and q is not None:
-                self._segment(p, q, color, dashed)
+                self.segment(p, q, color, dash)
         r = (4 if len(pts) <= 30 else 2.5) * _S  # smaller markers where epochs are many
         for p in pts:
             if p is not None:
                 self.draw.ellipse([p[0] - r, p[1] - r, p[0] + r, p[1] + r], fill=color)
         return int(ok.sum())
 
-    def _segment(self, p: tuple[float, float], q: tuple[float, float], color: str, dashed: bool) -> None:
-        if not dashed:
-            self.draw.line([p, q], fill=color, width=2 * _S)
+    def segment(
+        self,
+        p: tuple[float, float],
+        q: tuple[float, float],
+        color: str,
+        dash: tuple[int, int] | None,
+        width: int = 2 * _S,
+    ) -> None:
+        """A line from ``p`` to ``q``, solid or in ``dash`` = (on, off) pixels."""
+        if dash is None:
+            self.draw.line([p, q], fill=color, width=width)
             return
         length = math.dist(p, q)
-        dash, gap = 9 * _S, 5 * _S
-        s = 0.0
-        while s < length:
-            e = min(s + dash, length)
-            a = (p[0] + (q[0] - p[0]) * s / length, p[1] + (q[1] - p[1]) * s / length)
-            b = (p[0] + (q[0] - p[0]) * e / length, p[1] + (q[1] - p[1]) * e / length)
-            self.draw.line([a, b], fill=color, width=2 * _S)
-            s = e + gap
+        on, off = dash[0] * _S, dash[1] * _S
+
+        def at(d: float) -> tuple[float, float]:
+            return p[0] + (q[0] - p[0]) * d / length, p[1] + (q[1] - p[1]) * d / length
+
+        d = 0.0
+        while d < length:
+            self.draw.line([at(d), at(min(d + on, length))], fill=color, width=width)
+            d += on + off
 
     def vline(self, x: float, color: str) -> None:
         px, _ = self.px(x, self.yticks[0])
-        y = float(self.top)
-        while y < self.bottom:
-            self.draw.line([(px, y), (px, min(y + 3 * _S, self.bottom))], fill=color, width=_S + 1)
-            y += 7 * _S
+        self.segment((px, self.top), (px, self.bottom), color, _DOTTED, width=_S + 1)
 
-    def legend(self, entries: list[tuple[str, str, bool]], upper: bool) -> None:
+    def legend(self, entries: list[tuple[str, str, tuple[int, int] | None]], upper: bool) -> None:
         font = _font(13)
         rows = 20 * _S
         width = (40 + max(int(font.getlength(name) / _S) for name, _, _ in entries) + 16) * _S
@@ -197,9 +213,9 @@ class _Panel:
         x1 = self.right - 8 * _S
         y0 = self.top + 8 * _S if upper else self.bottom - 8 * _S - height
         self.draw.rectangle([x1 - width, y0, x1, y0 + height], fill="white", outline=_GRID, width=_S)
-        for i, (name, color, dashed) in enumerate(entries):
+        for i, (name, color, dash) in enumerate(entries):
             y = y0 + 5 * _S + rows * i + rows / 2
-            self._segment((x1 - width + 8 * _S, y), (x1 - width + 36 * _S, y), color, dashed)
+            self.segment((x1 - width + 8 * _S, y), (x1 - width + 36 * _S, y), color, dash)
             self.draw.text((x1 - width + 42 * _S, y), name, fill=_INK, font=font, anchor="lm")
 
 
@@ -213,27 +229,18 @@ def learning_curves(history: Sequence[Mapping[str, Any]]) -> ReportFigure:
     draw = ImageDraw.Draw(image)
     knobs = [float(epochs[i]) for i, r in enumerate(history) if r.get("knob_change")]
     panels: dict[str, Any] = {}
-    specs = (
-        ("loss", (("train", "loss", _TRAIN, False), ("dev", "val_loss", _DEV, True)), True),
-        ("accuracy", (("train", "accuracy", _TRAIN, False), ("dev", "val_accuracy", _DEV, True)), False),
-        ("learning rate", (("learning rate", "lr", _LR, False),), True),
-    )
-    for k, (what, series, upper) in enumerate(specs):
-        columns = [(name, history_column(history, key), color, dashed) for name, key, color, dashed in series]
+    for k, (key, ylabel, title, may_log, upper, series) in enumerate(_PANELS):
+        columns = [(name, history_column(history, col), color, dash) for name, col, color, dash in series]
         shown = [c for c in columns if np.isfinite(c[1]).any()]
-        log = log_scale(np.concatenate([c[1] for c in columns])) if what != "accuracy" else False
+        log = may_log and log_scale(np.concatenate([c[1] for c in columns]))
         panel = _Panel(draw, k * _PANEL_W, epochs, [c[1] for c in shown], log)
-        title = f"{what}: train vs dev" if what != "learning rate" else "learning rate per epoch"
-        panel.axes("epoch", what, title, image)
+        panel.axes("epoch", ylabel, title, image)
         for x in knobs:
             panel.vline(x, _KNOB)
-        counts = {name: panel.line(epochs, y, color, dashed) for name, y, color, dashed in shown}
+        counts = {name: panel.line(epochs, y, color, dash) for name, y, color, dash in shown}
         if len(shown) > 1:
-            panel.legend([(name, color, dashed) for name, _, color, dashed in shown], upper)
-        panels["lr" if what == "learning rate" else what] = {
-            "scale": "log" if log else "linear",
-            "series": counts,
-        }
+            panel.legend([(name, color, dash) for name, _, color, dash in shown], upper)
+        panels[key] = {"scale": "log" if log else "linear", "series": counts}
     image = image.reduce(_S)  # each output pixel the mean of its 2x2: smooth edges, in milliseconds
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=False)
